@@ -1,0 +1,161 @@
+"""The AgentRuntime protocol both runtimes implement, and the registry they share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+import structlog
+
+from ._agent import BaseAgent, instantiate
+from ._cancellation import CancellationToken
+from ._context import MessageContext, reset_current_context, set_current_context
+from ._ids import AgentId, AgentType, TopicId
+from ._serialization import MessageRegistry
+from ._subscription import TypeSubscription
+from .exceptions import UndeliverableException
+from .messages import CONTRACT_MESSAGES
+
+__all__ = ["AgentRuntime", "AgentRegistry"]
+
+log = structlog.get_logger("agent_streams")
+
+
+@runtime_checkable
+class AgentRuntime(Protocol):
+    """What agents and clients call. ``InProcessRuntime`` and ``RedisStreamsRuntime`` are the two
+    implementations; one contract test suite runs against both."""
+
+    async def send_message(
+        self,
+        message: Any,
+        recipient: AgentId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    async def publish_message(
+        self,
+        message: Any,
+        topic_id: TopicId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+    ) -> None: ...
+
+    async def register_factory(
+        self,
+        type: str | AgentType,  # noqa: A002
+        agent_factory: Callable[[], Any],
+        *,
+        expected_class: type[BaseAgent] | None = None,
+    ) -> AgentType: ...
+
+    async def add_subscription(self, subscription: TypeSubscription) -> None: ...
+
+    def register_message_type(self, cls: type[Any]) -> None: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def stop_when_idle(self) -> None: ...
+
+
+class AgentRegistry:
+    """Factories, subscriptions, live instances and one-at-a-time delivery per ``AgentId``.
+
+    Shared by both runtimes so that routing and instance semantics cannot drift apart.
+    """
+
+    def __init__(self, runtime: AgentRuntime) -> None:
+        self._runtime = runtime
+        self.factories: dict[str, Callable[[], Any]] = {}
+        self.classes: dict[str, type[BaseAgent] | None] = {}
+        self.subscriptions: list[TypeSubscription] = []
+        self.instances: dict[AgentId, BaseAgent] = {}
+        self._locks: dict[AgentId, asyncio.Lock] = {}
+        self.messages = MessageRegistry()
+        for cls in CONTRACT_MESSAGES:
+            self.messages.register(cls)
+
+    def add_factory(
+        self,
+        agent_type: str,
+        factory: Callable[[], Any],
+        expected_class: type[BaseAgent] | None,
+    ) -> AgentType:
+        if agent_type in self.factories:
+            raise ValueError(f"agent type {agent_type!r} is already registered")
+        AgentId(agent_type, "default")  # validates the name
+        self.factories[agent_type] = factory
+        self.classes[agent_type] = expected_class
+        if expected_class is not None:
+            for cls in expected_class.message_types:
+                self.messages.register(cls)
+        return AgentType(agent_type)
+
+    def add_subscription(self, subscription: TypeSubscription) -> bool:
+        if subscription in self.subscriptions:
+            return False
+        self.subscriptions.append(subscription)
+        return True
+
+    def recipients(self, topic_id: TopicId, sender: AgentId | None) -> list[AgentId]:
+        """Agents a publish reaches; the sender itself never receives its own publish."""
+        out: list[AgentId] = []
+        for sub in self.subscriptions:
+            if sub.is_match(topic_id):
+                agent_id = sub.map_to_agent(topic_id)
+                if agent_id != sender and agent_id not in out:
+                    out.append(agent_id)
+        return out
+
+    def subscribed_types(self, topic_type: str) -> list[str]:
+        return [s.agent_type for s in self.subscriptions if s.topic_type == topic_type]
+
+    async def get_instance(self, agent_id: AgentId) -> BaseAgent:
+        agent = self.instances.get(agent_id)
+        if agent is None:
+            factory = self.factories.get(agent_id.type)
+            if factory is None:
+                raise UndeliverableException(f"no agent type {agent_id.type!r} is registered")
+            agent = await instantiate(self._runtime, agent_id, factory)
+            expected = self.classes.get(agent_id.type)
+            if expected is not None and not isinstance(agent, expected):
+                raise TypeError(f"factory for {agent_id.type!r} did not return {expected!r}")
+            self.instances[agent_id] = agent
+        return agent
+
+    def lock(self, agent_id: AgentId) -> asyncio.Lock:
+        lock = self._locks.get(agent_id)
+        if lock is None:
+            lock = self._locks[agent_id] = asyncio.Lock()
+        return lock
+
+    async def deliver(self, agent_id: AgentId, message: Any, ctx: MessageContext) -> Any:
+        """Run the agent's handler with ``ctx`` as the current context. The caller holds the
+        agent's lock (one message at a time per AgentId)."""
+        agent = await self.get_instance(agent_id)
+        token = set_current_context(ctx)
+        try:
+            return await agent.on_message(message, ctx)
+        finally:
+            reset_current_context(token)
+
+    async def close_all(self) -> None:
+        for agent in list(self.instances.values()):
+            try:
+                await agent.close()
+            except Exception:
+                log.exception("agent_close_failed", agent=str(agent.id))
+        self.instances.clear()
+
+
+async def maybe_await(value: Any | Awaitable[Any]) -> Any:
+    return await value if isinstance(value, Awaitable) else value

@@ -1,0 +1,437 @@
+"""One consumer group (= one agent type) in one process: read, dispatch, ack, heartbeat, reclaim.
+
+Delivery is at-least-once. An entry is acknowledged only after its handler returned (acks are
+batched into one pipeline). Entries this process holds are kept alive by a heartbeat (XCLAIM
+JUSTID resets their idle time) so a long handler is not reclaimed mid-run; entries left by a
+consumer that died are reclaimed by a live one after ``claim_idle_ms``. A handler that raises is
+retried with backoff, and after ``max_deliveries`` the entry goes to the dead-letter stream with
+the error. Bad input is answered on the errors stream and dead-lettered at once (retrying cannot
+fix it).
+
+One agent instance handles one message at a time: entries are queued per ``AgentId`` and one
+worker drains that queue holding the agent's lock in Redis, so a second replica waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .._cancellation import CancellationToken
+from .._context import MessageContext
+from .._ids import AgentId, TopicId
+from ..exceptions import BadMessageError
+from .wire import Envelope, parse_entry
+
+if TYPE_CHECKING:
+    from .runtime import RedisStreamsRuntime
+
+__all__ = ["GroupConsumer"]
+
+log = structlog.get_logger("agent_streams")
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class _Item:
+    envelope: Envelope
+    delivery: int
+    message: Any = None
+
+
+@dataclass(slots=True)
+class _Mailbox:
+    items: deque[_Item] = field(default_factory=deque)
+    worker: asyncio.Task[None] | None = None
+
+
+class GroupConsumer:
+    def __init__(self, runtime: RedisStreamsRuntime, agent_type: str, streams: dict[str, str]):
+        self._rt = runtime
+        self._redis: aioredis.Redis = runtime.redis
+        self._s = runtime.settings
+        self.agent_type = agent_type
+        self.group = agent_type
+        # stream key -> topic type (None for the agent type's direct-message inbox)
+        self.streams: dict[str, str | None] = {k: (v or None) for k, v in streams.items()}
+        self._mailboxes: dict[AgentId, _Mailbox] = {}
+        self._inflight: dict[tuple[str, str], float] = {}  # (stream, entry id) -> since
+        self._capacity = asyncio.Event()
+        self._capacity.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._acks: dict[str, list[str]] = {}
+        self._ack_event = asyncio.Event()
+        self._locks_held: dict[AgentId, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def ensure_groups(self) -> None:
+        for stream in self.streams:
+            try:
+                await self._redis.xgroup_create(
+                    stream, self.group, id=self._s.group_start_id, mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def add_stream(self, stream: str, topic_type: str | None) -> None:
+        self.streams[stream] = topic_type
+
+    def start(self) -> None:
+        self._reader = self._spawn(self._read_loop())
+        self._spawn(self._ack_loop())
+        self._spawn(self._heartbeat_loop())
+        self._spawn(self._reclaim_loop())
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop reading, let queued and running handlers finish within ``grace_s``, cancel the
+        rest (their entries stay pending and a live replica reclaims them), flush acks."""
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.cancel()
+        workers = [m.worker for m in self._mailboxes.values() if m.worker is not None]
+        if workers:
+            _done, pending = await asyncio.wait(workers, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._flush_acks()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for agent_id in list(self._locks_held):
+            await self._release_lock(agent_id)
+
+    @property
+    def idle(self) -> bool:
+        return not self._inflight and not any(self._acks.values())
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- reading --------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            room = self._s.max_inflight - len(self._inflight)
+            if room <= 0:
+                self._capacity.clear()
+                await self._capacity.wait()
+                continue
+            try:
+                response = await self._redis.xreadgroup(
+                    self.group,
+                    self._s.consumer_name,
+                    dict.fromkeys(self.streams, ">"),
+                    count=min(room, self._s.read_batch),
+                    block=self._s.read_block_ms,
+                )
+                backoff = 0.05
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("consumer_group_missing", group=self.group, action="recreating")
+                await self.ensure_groups()
+                continue
+            except _TRANSIENT as exc:
+                log.warning("redis_unreachable", group=self.group, error=str(exc), retry_s=backoff)
+                await asyncio.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for stream_raw, entries in response or ():
+                stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
+                for entry_id_raw, fields in entries:
+                    entry_id = entry_id_raw.decode()
+                    if fields is None:  # trimmed while pending
+                        self._queue_ack(stream, entry_id)
+                        continue
+                    self._accept(stream, entry_id, fields, 1)
+
+    def _accept(self, stream: str, entry_id: str, fields: dict[bytes, bytes], delivery: int) -> None:
+        self._inflight[(stream, entry_id)] = time.monotonic()
+        self._idle.clear()
+        try:
+            env = parse_entry(stream, entry_id, fields, max_body_bytes=self._s.max_body_bytes)
+            message = self._rt.registry.messages.decode(env.type, env.body, env.version)
+        except BadMessageError as exc:
+            self._spawn(self._reject(stream, entry_id, fields, exc))
+            return
+        topic = self.streams.get(stream)
+        if topic is not None:
+            if env.source is None:
+                exc2 = BadMessageError("missing field 'source' (the topic source / session id)")
+                self._spawn(self._reject(stream, entry_id, fields, exc2))
+                return
+            agent_id = AgentId(self.agent_type, env.source)
+            if env.sender == agent_id:  # a publisher never receives its own publish
+                self._queue_ack(stream, entry_id)
+                return
+        else:
+            agent_id = AgentId(self.agent_type, env.key or "default")
+        mailbox = self._mailboxes.get(agent_id)
+        if mailbox is None:
+            mailbox = self._mailboxes[agent_id] = _Mailbox()
+        mailbox.items.append(_Item(env, delivery, message))
+        if mailbox.worker is None:
+            mailbox.worker = self._spawn(self._drain(agent_id, mailbox))
+
+    async def _reject(
+        self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
+    ) -> None:
+        await self._rt.report_bad_input(stream, entry_id, self.group, fields, exc)
+        self._queue_ack(stream, entry_id)
+
+    # -- handling -------------------------------------------------------------------------
+    async def _drain(self, agent_id: AgentId, mailbox: _Mailbox) -> None:
+        try:
+            async with self._rt.registry.lock(agent_id):
+                await self._acquire_lock(agent_id)
+                try:
+                    while mailbox.items:
+                        await self._handle(agent_id, mailbox.items[0])
+                        mailbox.items.popleft()
+                finally:
+                    await self._release_lock(agent_id)
+        finally:
+            mailbox.worker = None
+            if mailbox.items and not self._stopping:
+                mailbox.worker = self._spawn(self._drain(agent_id, mailbox))
+            elif not mailbox.items:
+                self._mailboxes.pop(agent_id, None)
+
+    async def _handle(self, agent_id: AgentId, item: _Item) -> None:
+        env = item.envelope
+        started = time.perf_counter()
+        is_rpc = env.reply_to is not None
+        token = CancellationToken()
+        outcome = "ok"
+        if is_rpc and await self._rt.rpc_expired(env):
+            self._queue_ack(env.stream, env.entry_id)
+            self._log(env, agent_id, item.delivery, "skipped_cancelled", started)
+            return
+        ctx = MessageContext(
+            sender=env.sender,
+            topic_id=TopicId(self.streams[env.stream] or "", env.source or "")
+            if self.streams.get(env.stream)
+            else None,
+            is_rpc=is_rpc,
+            cancellation_token=token,
+            message_id=env.message_id,
+            delivery=item.delivery,
+        )
+        self._rt.tokens[env.message_id] = token
+        try:
+            while True:
+                task = asyncio.get_running_loop().create_task(
+                    self._rt.registry.deliver(agent_id, item.message, ctx)
+                )
+                token.link_future(task)
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                    raise
+                if task.cancelled():
+                    outcome = "cancelled"
+                    self._queue_ack(env.stream, env.entry_id)
+                    break
+                exc = task.exception()
+                if exc is None:
+                    if is_rpc:
+                        await self._rt.send_reply(env, result=task.result())
+                    self._queue_ack(env.stream, env.entry_id)
+                    break
+                if is_rpc:
+                    outcome = "error_replied"
+                    await self._rt.send_reply(env, error=exc)
+                    self._queue_ack(env.stream, env.entry_id)
+                    break
+                if item.delivery >= self._s.max_deliveries:
+                    outcome = "dead_lettered"
+                    log.error("handler_failed", agent=str(agent_id), id=env.message_id,
+                              attempt=item.delivery, error=repr(exc))
+                    await self._rt.dead_letter(env, self.group, exc, item.delivery)
+                    self._queue_ack(env.stream, env.entry_id)
+                    break
+                log.warning("handler_failed_retrying", agent=str(agent_id), id=env.message_id,
+                            attempt=item.delivery, error=repr(exc))
+                await asyncio.sleep(self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1))
+                # Count the redelivery in Redis too, so a crash now cannot reset the attempts.
+                await self._redis.xclaim(env.stream, self.group, self._s.consumer_name, 0,
+                                         [env.entry_id], justid=False)
+                item.delivery += 1
+                ctx.delivery = item.delivery
+        finally:
+            self._rt.tokens.pop(env.message_id, None)
+        self._log(env, agent_id, item.delivery, outcome, started)
+
+    def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
+        log.info(
+            "handled",
+            agent=str(agent_id),
+            stream=env.stream,
+            type=env.type,
+            id=env.message_id,
+            session=env.session,
+            attempt=attempt,
+            outcome=outcome,
+            duration_ms=round((time.perf_counter() - t0) * 1000, 2),
+        )
+
+    # -- the agent's lock across replicas ---------------------------------------------------
+    async def _acquire_lock(self, agent_id: AgentId) -> None:
+        key = self._rt.keys.lock(agent_id.type, agent_id.key)
+        token = uuid.uuid4().hex
+        wait = 0.005
+        while True:
+            try:
+                if await self._redis.set(key, token, nx=True, px=self._s.claim_idle_ms):
+                    self._locks_held[agent_id] = token
+                    return
+            except _TRANSIENT as exc:
+                log.warning("redis_unreachable", during="lock", error=str(exc))
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 0.25)
+
+    async def _release_lock(self, agent_id: AgentId) -> None:
+        token = self._locks_held.pop(agent_id, None)
+        if token is None:
+            return
+        try:
+            await self._rt.scripts.release(keys=[self._rt.keys.lock(agent_id.type, agent_id.key)],
+                                           args=[token])
+        except _TRANSIENT:
+            pass  # it expires after claim_idle_ms
+
+    # -- acks, heartbeat, reclaim -------------------------------------------------------------
+    def _queue_ack(self, stream: str, entry_id: str) -> None:
+        self._acks.setdefault(stream, []).append(entry_id)
+        self._ack_event.set()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._ack_event.wait()
+            self._ack_event.clear()
+            await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        acks, self._acks = self._acks, {}
+        if not acks:
+            return
+        while True:
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for stream, ids in acks.items():
+                        pipe.xack(stream, self.group, *ids)
+                    await pipe.execute()
+                break
+            except _TRANSIENT as exc:
+                if self._stopping:
+                    return  # unacked entries are redelivered: at-least-once
+                log.warning("redis_unreachable", during="ack", error=str(exc))
+                await asyncio.sleep(0.2)
+        for stream, ids in acks.items():
+            for entry_id in ids:
+                self._inflight.pop((stream, entry_id), None)
+        if len(self._inflight) < self._s.max_inflight:
+            self._capacity.set()
+        if self.idle:
+            self._idle.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._s.heartbeat_ms / 1000)
+            cutoff = time.monotonic() - self._s.heartbeat_ms / 1000 / 2
+            by_stream: dict[str, list[str]] = {}
+            for (stream, entry_id), since in list(self._inflight.items()):
+                if since <= cutoff:
+                    by_stream.setdefault(stream, []).append(entry_id)
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for stream, ids in by_stream.items():
+                        pipe.xclaim(stream, self.group, self._s.consumer_name, 0, ids, justid=True)
+                    for agent_id, token in self._locks_held.items():
+                        await self._rt.scripts.renew(
+                            keys=[self._rt.keys.lock(agent_id.type, agent_id.key)],
+                            args=[token, self._s.claim_idle_ms],
+                            client=pipe,
+                        )
+                    await pipe.execute()
+            except _TRANSIENT as exc:
+                log.warning("redis_unreachable", during="heartbeat", error=str(exc))
+
+    async def _reclaim_loop(self) -> None:
+        interval = self._s.claim_idle_ms / 1000 / 2
+        while True:
+            try:
+                for stream in list(self.streams):
+                    await self._reclaim(stream)
+            except _TRANSIENT as exc:
+                log.warning("redis_unreachable", during="reclaim", error=str(exc))
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+            await asyncio.sleep(interval * (0.75 + random.random() / 2))
+
+    async def _reclaim(self, stream: str) -> None:
+        idle = self._s.claim_idle_ms
+        start = "-"
+        while True:
+            rows = await self._redis.xpending_range(
+                stream, self.group, min=start, max="+", count=100, idle=idle
+            )
+            for row in rows:
+                entry_id = row["message_id"].decode()
+                if (stream, entry_id) in self._inflight:
+                    continue
+                claimed = await self._redis.xclaim(
+                    stream, self.group, self._s.consumer_name, idle, [entry_id]
+                )
+                if not claimed:
+                    continue  # another replica got it first
+                _id, fields = claimed[0]
+                delivery = int(row["times_delivered"]) + 1
+                log.warning("reclaimed", stream=stream, id=entry_id, from_consumer=row["consumer"],
+                            attempt=delivery)
+                if fields is None:
+                    await self._redis.xack(stream, self.group, entry_id)
+                elif delivery > self._s.max_deliveries:
+                    self._inflight[(stream, entry_id)] = time.monotonic()
+                    await self._rt.dead_letter_raw(
+                        stream, entry_id, self.group, fields,
+                        f"gave up after {delivery - 1} deliveries: consumers stopped responding",
+                    )
+                    self._queue_ack(stream, entry_id)
+                else:
+                    self._accept(stream, entry_id, fields, delivery)
+            if len(rows) < 100:
+                return
+            last = rows[-1]["message_id"].decode()
+            ms, seq = last.split("-")
+            start = f"{ms}-{int(seq) + 1}"

@@ -1,0 +1,468 @@
+"""RedisStreamsRuntime: the production runtime, over Redis Streams.
+
+Topic type -> one stream; subscription (topic type -> agent type) -> one consumer group named
+after the agent type; replicas of an agent type are consumers in that group and share the work.
+``send_message`` goes to the recipient type's inbox stream and the reply comes back on this
+runtime's reply stream; a timeout or cancellation is broadcast on the cancel channel and reaches
+the handler's ``CancellationToken`` in whichever process runs it. Every key name comes from
+``agent_streams.keys``. See ``consumer`` for delivery, heartbeat, reclaim and dead-lettering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .._agent import BaseAgent
+from .._cancellation import CancellationToken
+from .._ids import AgentId, AgentType, TopicId
+from .._runtime import AgentRegistry
+from .._subscription import TypeSubscription
+from ..exceptions import (
+    BadMessageError,
+    QueueFullError,
+    RemoteHandlerError,
+    RuntimeStateError,
+)
+from ..keys import Keys
+from . import scripts as lua
+from .consumer import GroupConsumer
+from .settings import RuntimeSettings
+from .wire import Envelope, build_fields
+
+__all__ = ["RedisStreamsRuntime"]
+
+log = structlog.get_logger("agent_streams")
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class _Scripts:
+    publish: Any
+    release: Any
+    renew: Any
+
+
+@dataclass(slots=True)
+class _Write:
+    stream: str
+    session: str | None
+    topic: str
+    fields: dict[str, str | bytes]
+    future: asyncio.Future[str]
+
+
+class RedisStreamsRuntime:
+    """An ``AgentRuntime`` whose agents run in any number of processes sharing one Redis.
+
+    Args:
+        settings: connection, namespace and delivery settings (``RuntimeSettings()`` reads the
+            environment).
+        redis: an existing ``redis.asyncio.Redis`` (bytes responses) to use instead of
+            connecting from ``settings.redis_url``; the caller then closes it.
+    """
+
+    def __init__(
+        self, settings: RuntimeSettings | None = None, *, redis: aioredis.Redis | None = None
+    ) -> None:
+        self.settings = settings or RuntimeSettings()
+        self.keys = Keys(self.settings.namespace)
+        self._own_redis = redis is None
+        self.redis: aioredis.Redis = redis or aioredis.Redis.from_url(
+            self.settings.redis_url, health_check_interval=30, socket_keepalive=True
+        )
+        self.registry = AgentRegistry(self)
+        self.scripts = _Scripts(
+            publish=self.redis.register_script(lua.PUBLISH),
+            release=self.redis.register_script(lua.RELEASE_LOCK),
+            renew=self.redis.register_script(lua.RENEW_LOCK),
+        )
+        self.runtime_id = uuid.uuid4().hex
+        self.tokens: dict[str, CancellationToken] = {}
+        self._consumers: dict[str, GroupConsumer] = {}
+        self._waiters: dict[str, asyncio.Future[tuple[str, dict[bytes, bytes]]]] = {}
+        self._writes: list[_Write] = []
+        self._write_event: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self._stopped = False
+        self._pubsub: Any = None
+
+    # -- registration ---------------------------------------------------------------------
+    async def register_factory(
+        self,
+        type: str | AgentType,  # noqa: A002
+        agent_factory: Callable[[], Any],
+        *,
+        expected_class: type[BaseAgent] | None = None,
+    ) -> AgentType:
+        name = type.type if isinstance(type, AgentType) else type
+        agent_type = self.registry.add_factory(name, agent_factory, expected_class)
+        consumer = GroupConsumer(self, name, {self.keys.inbox(name): ""})
+        self._consumers[name] = consumer
+        if self._started:
+            await consumer.ensure_groups()
+            consumer.start()
+        return agent_type
+
+    async def add_subscription(self, subscription: TypeSubscription) -> None:
+        if not self.registry.add_subscription(subscription):
+            return
+        consumer = self._consumers.get(subscription.agent_type)
+        if consumer is None:
+            return  # the agent type lives in another process: routing is by Redis groups
+        consumer.add_stream(self.keys.topic(subscription.topic_type), subscription.topic_type)
+        if self._started:
+            await consumer.ensure_groups()
+
+    def register_message_type(self, cls: type[Any]) -> None:
+        self.registry.messages.register(cls)
+
+    async def try_get_underlying_agent_instance(self, agent_id: AgentId) -> BaseAgent:
+        return await self.registry.get_instance(agent_id)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start consuming in the background (autogen-core's ``runtime.start()``)."""
+        if self._started:
+            raise RuntimeStateError("runtime already started")
+        self._started = True
+        self._write_event = asyncio.Event()
+        self._spawn(self._write_loop())
+        self._ready = asyncio.get_running_loop().create_task(self._boot())
+
+    async def _boot(self) -> None:
+        for consumer in self._consumers.values():
+            await consumer.ensure_groups()
+            consumer.start()
+        self._spawn(self._reply_loop())
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(**{self.keys.cancel_channel: self._on_cancel})
+        self._spawn(self._pubsub.run())
+
+    async def ready(self) -> None:
+        """Wait until consumer groups exist and listeners run (``start()`` is synchronous)."""
+        if not self._started:
+            raise RuntimeStateError("call runtime.start() first")
+        await asyncio.shield(self._ready)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Stop reading, drain in-flight handlers within ``drain_grace_s``, then close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._started:
+            await asyncio.gather(self._ready, return_exceptions=True)
+            await asyncio.gather(
+                *(c.stop(self.settings.drain_grace_s) for c in self._consumers.values())
+            )
+            await self._flush_writes()
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(RuntimeStateError("runtime stopped"))
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self.registry.close_all()
+        try:
+            await self.redis.delete(self.keys.reply(self.runtime_id))
+        except _TRANSIENT:
+            pass
+        if self._own_redis:
+            await self.redis.aclose()
+
+    async def stop_when_idle(self) -> None:
+        """Stop once every stream this process consumes is drained (nothing undelivered,
+        nothing pending) and no handler runs here."""
+        await self.ready()
+        while True:
+            await asyncio.gather(*(c.wait_idle(0.2) for c in self._consumers.values()))
+            if all(c.idle for c in self._consumers.values()) and not self._writes:
+                if await self._groups_drained():
+                    break
+            await asyncio.sleep(0.05)
+        await self.stop()
+
+    async def _groups_drained(self) -> bool:
+        for consumer in self._consumers.values():
+            for stream in consumer.streams:
+                for group in await self.redis.xinfo_groups(stream):
+                    if group["name"].decode() != consumer.group:
+                        continue
+                    if group["pending"] or group.get("lag"):
+                        return False
+        return True
+
+    # -- publishing -----------------------------------------------------------------------
+    async def publish_message(
+        self,
+        message: Any,
+        topic_id: TopicId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit."""
+        name, body, version = self.registry.messages.encode(message)
+        fields = build_fields(
+            name, body, version, message_id or uuid.uuid4().hex,
+            source=topic_id.source, sender=sender,
+        )
+        session = self.keys.session(topic_id.source) if self.settings.session_log else None
+        await self._write(self.keys.topic(topic_id.type), session, topic_id.type, fields)
+
+    async def _write(
+        self, stream: str, session: str | None, topic: str, fields: dict[str, str | bytes]
+    ) -> str:
+        if not self._started or self._stopped or self._write_event is None:
+            raise RuntimeStateError("the runtime is not running: call start() first")
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._writes.append(_Write(stream, session, topic, fields, future))
+        self._write_event.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        assert self._write_event is not None
+        while True:
+            await self._write_event.wait()
+            self._write_event.clear()
+            await self._flush_writes()
+
+    async def _flush_writes(self) -> None:
+        """Every publish waiting now goes out in one pipeline (automatic batching)."""
+        while self._writes:
+            batch, self._writes = self._writes[:1000], self._writes[1000:]
+            s = self.settings
+            results: list[Any] = []
+            for attempt in range(8):
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for w in batch:
+                            args: list[Any] = [
+                                s.stream_maxlen, s.queue_limit,
+                                s.session_log_maxlen if w.session else 0, s.session_ttl_s, w.topic,
+                            ]
+                            for k, v in w.fields.items():
+                                args += [k, v]
+                            keys = [w.stream, w.session] if w.session else [w.stream]
+                            await self.scripts.publish(keys=keys, args=args, client=pipe)
+                        results = await pipe.execute(raise_on_error=False)
+                    break
+                except _TRANSIENT as exc:
+                    log.warning("redis_unreachable", during="publish", error=str(exc),
+                                attempt=attempt + 1)
+                    await asyncio.sleep(min(0.1 * 2**attempt, 3.0))
+            else:
+                for w in batch:
+                    if not w.future.done():
+                        w.future.set_exception(RedisConnectionError("Redis unreachable"))
+                continue
+            for w, result in zip(batch, results, strict=True):
+                if w.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    w.future.set_exception(result)
+                elif result[0] == 0:
+                    w.future.set_exception(QueueFullError(w.stream, int(result[1]),
+                                                          s.queue_limit))
+                else:
+                    w.future.set_result(result[1].decode())
+
+    # -- request / reply ------------------------------------------------------------------
+    async def send_message(
+        self,
+        message: Any,
+        recipient: AgentId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send to one agent (any process) and wait for its handler's return value.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds and ``RemoteHandlerError`` when the
+        handler raised; on timeout or cancellation the remote handler is cancelled too.
+        """
+        await self.ready()
+        mid = message_id or uuid.uuid4().hex
+        name, body, version = self.registry.messages.encode(message)
+        deadline = int((time.time() + timeout) * 1000) if timeout else None
+        fields = build_fields(
+            name, body, version, mid, sender=sender, key=recipient.key,
+            reply_to=self.keys.reply(self.runtime_id), deadline_ms=deadline,
+        )
+        waiter: asyncio.Future[tuple[str, dict[bytes, bytes]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters[mid] = waiter
+        if cancellation_token is not None:
+            cancellation_token.link_future(waiter)
+        try:
+            await self._write(self.keys.inbox(recipient.type), None, "", fields)
+            status, reply = await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            await self._cancel_remote(mid)
+            raise TimeoutError(f"no reply from {recipient} within {timeout} s") from None
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancel_remote(mid))
+            raise
+        finally:
+            self._waiters.pop(mid, None)
+        if status == "error":
+            raise RemoteHandlerError(
+                reply.get(b"error_type", b"Exception").decode(),
+                reply.get(b"error", b"").decode(),
+            )
+        return self.registry.messages.decode(
+            reply[b"type"].decode(), reply[b"body"], int(reply.get(b"v", b"1"))
+        )
+
+    async def _cancel_remote(self, message_id: str) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(self.keys.cancelled(message_id), 1, ex=self.settings.reply_ttl_s)
+                pipe.publish(self.keys.cancel_channel, message_id)
+                await pipe.execute()
+        except _TRANSIENT as exc:
+            log.warning("cancel_not_sent", id=message_id, error=str(exc))
+
+    async def _on_cancel(self, message: dict[str, Any]) -> None:
+        token = self.tokens.get(message["data"].decode())
+        if token is not None:
+            token.cancel()
+
+    async def rpc_expired(self, env: Envelope) -> bool:
+        if env.deadline_ms is not None and env.deadline_ms < time.time() * 1000:
+            return True
+        return bool(await self.redis.exists(self.keys.cancelled(env.message_id)))
+
+    async def send_reply(
+        self, env: Envelope, *, result: Any = None, error: BaseException | None = None
+    ) -> None:
+        assert env.reply_to is not None
+        fields: dict[str, str | bytes] = {"id": env.message_id}
+        if error is None:
+            name, body, version = self.registry.messages.encode(result)
+            fields |= {"status": "ok", "type": name, "body": body, "v": str(version)}
+        else:
+            fields |= {"status": "error", "error_type": type(error).__name__, "error": str(error)}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(env.reply_to, fields, maxlen=10_000, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(env.reply_to, self.settings.reply_ttl_s)
+            await pipe.execute()
+
+    async def _reply_loop(self) -> None:
+        stream = self.keys.reply(self.runtime_id)
+        last = "0"
+        while True:
+            try:
+                response = await self.redis.xread({stream: last}, block=1000, count=500)
+            except _TRANSIENT as exc:
+                log.warning("redis_unreachable", during="replies", error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for _stream, entries in response or ():
+                for entry_id, fields in entries:
+                    last = entry_id.decode()
+                    waiter = self._waiters.get(fields.get(b"id", b"").decode())
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result((fields.get(b"status", b"ok").decode(), fields))
+
+    # -- errors and dead letters ----------------------------------------------------------
+    async def report_bad_input(
+        self,
+        stream: str,
+        entry_id: str,
+        group: str,
+        fields: dict[bytes, bytes],
+        exc: BadMessageError,
+    ) -> None:
+        """Bad input: an error event the submitter can read (errors stream, and the session's
+        log when the entry names a valid session) plus a dead-letter entry."""
+        log.warning("bad_input", stream=stream, entry=entry_id, group=group, code=exc.code,
+                    error=str(exc))
+        error = {
+            "stream": stream, "entry": entry_id, "group": group, "code": exc.code,
+            "error": str(exc), "type": _field(fields, b"type"), "source": _field(fields, b"source"),
+            "id": _field(fields, b"id") or entry_id,
+        }
+        await self._record_failure(error, fields)
+
+    async def dead_letter(self, env: Envelope, group: str, exc: BaseException, attempts: int) -> None:
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        await self.dead_letter_raw(
+            env.stream, env.entry_id, group, None,
+            f"handler failed {attempts} times: {text}", env=env,
+        )
+
+    async def dead_letter_raw(
+        self,
+        stream: str,
+        entry_id: str,
+        group: str,
+        fields: dict[bytes, bytes] | None,
+        reason: str,
+        *,
+        env: Envelope | None = None,
+    ) -> None:
+        if fields is None and env is not None:
+            fields = {b"type": env.type.encode(), b"body": env.body, b"id": env.message_id.encode()}
+            if env.source:
+                fields[b"source"] = env.source.encode()
+        fields = fields or {}
+        error = {
+            "stream": stream, "entry": entry_id, "group": group, "code": "handler_failed",
+            "error": reason, "type": _field(fields, b"type"), "source": _field(fields, b"source"),
+            "id": _field(fields, b"id") or entry_id,
+        }
+        await self._record_failure(error, fields)
+
+    async def _record_failure(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
+        original = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+        dead = {**error, "fields": json.dumps(original)}
+        maxlen = self.settings.stream_maxlen
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.keys.errors, error, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(self.keys.dead_letters, dead, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+            source = error["source"]
+            if source and self.settings.session_log and _valid_name(source):
+                body = json.dumps({k: error[k] for k in ("code", "error", "stream", "entry", "type")})
+                pipe.xadd(
+                    self.keys.session(source),
+                    {"type": "Error", "body": body, "source": source, "topic": "errors"},
+                    maxlen=self.settings.session_log_maxlen, approximate=True,
+                )
+            await pipe.execute()
+
+
+def _field(fields: dict[bytes, bytes], name: bytes) -> str:
+    return fields.get(name, b"").decode(errors="replace")
+
+
+def _valid_name(value: str) -> bool:
+    try:
+        TopicId("x", value)
+    except ValueError:
+        return False
+    return True

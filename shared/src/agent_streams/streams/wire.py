@@ -1,0 +1,140 @@
+"""The stream entry format: a flat field map a person can write with ``redis-cli XADD``.
+
+    type      message type name (required), e.g. ``TaskRequest``
+    body      the message as JSON (required)
+    source    topic source = session id (required on topic streams)
+    v         schema version (optional, default 1)
+    id        message id (optional: the entry id is used; keep it on redelivery/replay)
+    sender    ``agent_type/key`` of the publisher (optional)
+    key       recipient agent key (direct messages only)
+    reply_to  stream for the reply (direct messages only)
+    deadline  epoch milliseconds after which a direct message is not handled
+
+Example::
+
+    XADD agents:topic:tasks '*' type TaskRequest source demo-1 body '{"prompt":"print 2+2"}'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._ids import AgentId
+from .._serialization import NONE_TYPE
+from ..exceptions import InvalidMessage
+from ..keys import validate_name
+
+__all__ = ["Envelope", "parse_entry", "build_fields"]
+
+
+@dataclass(slots=True)
+class Envelope:
+    stream: str
+    entry_id: str
+    type: str
+    body: bytes
+    version: int
+    source: str | None
+    message_id: str
+    sender: AgentId | None
+    key: str | None
+    reply_to: str | None
+    deadline_ms: int | None
+
+    @property
+    def session(self) -> str | None:
+        return self.source or self.key
+
+
+def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
+    raw = fields.get(name)
+    if raw is None:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise InvalidMessage(f"field {name.decode()!r} is not valid UTF-8") from None
+
+
+def parse_entry(
+    stream: str, entry_id: str, fields: dict[bytes, bytes], *, max_body_bytes: int
+) -> Envelope:
+    """Checks the entry's shape (not the body's schema); raises ``InvalidMessage``."""
+    known = {
+        b"type", b"body", b"source", b"v", b"id", b"sender", b"key", b"reply_to", b"deadline",
+        b"topic",
+    }
+    unknown = sorted(f.decode(errors="replace") for f in fields if f not in known)
+    if unknown:
+        raise InvalidMessage(f"unknown fields {unknown}; expected type, body, source[, v, id, sender]")
+    type_ = _text(fields, b"type")
+    if not type_:
+        raise InvalidMessage("missing field 'type' (the message type name, e.g. TaskRequest)")
+    body = fields.get(b"body")
+    if body is None:
+        raise InvalidMessage("missing field 'body' (the message as JSON)")
+    if len(body) > max_body_bytes:
+        raise InvalidMessage(f"body is {len(body)} bytes, over the {max_body_bytes}-byte limit")
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        raise InvalidMessage("body is not valid UTF-8 JSON") from None
+    version_text = _text(fields, b"v") or "1"
+    if not version_text.isdigit():
+        raise InvalidMessage(f"field 'v' must be a positive integer, got {version_text!r}")
+    sender_text = _text(fields, b"sender")
+    try:
+        source = _text(fields, b"source")
+        if source is not None:
+            validate_name(source, "source")
+        key = _text(fields, b"key")
+        if key is not None:
+            validate_name(key, "key")
+        sender = AgentId.from_str(sender_text) if sender_text else None
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
+    deadline_text = _text(fields, b"deadline")
+    return Envelope(
+        stream=stream,
+        entry_id=entry_id,
+        type=type_,
+        body=body,
+        version=int(version_text),
+        source=source,
+        message_id=_text(fields, b"id") or entry_id,
+        sender=sender,
+        key=key,
+        reply_to=_text(fields, b"reply_to"),
+        deadline_ms=int(deadline_text) if deadline_text and deadline_text.isdigit() else None,
+    )
+
+
+def build_fields(
+    type_name: str,
+    body: bytes,
+    version: int,
+    message_id: str,
+    *,
+    source: str | None = None,
+    sender: AgentId | None = None,
+    key: str | None = None,
+    reply_to: str | None = None,
+    deadline_ms: int | None = None,
+) -> dict[str, str | bytes]:
+    fields: dict[str, str | bytes] = {"type": type_name, "body": body, "id": message_id}
+    if version != 1:
+        fields["v"] = str(version)
+    if source is not None:
+        fields["source"] = source
+    if sender is not None:
+        fields["sender"] = str(sender)
+    if key is not None:
+        fields["key"] = key
+    if reply_to is not None:
+        fields["reply_to"] = reply_to
+    if deadline_ms is not None:
+        fields["deadline"] = str(deadline_ms)
+    return fields
+
+
+__all__ += ["NONE_TYPE"]
