@@ -15,7 +15,7 @@ from .exceptions import RuntimeStateError
 if TYPE_CHECKING:
     from ._runtime import AgentRuntime
 
-__all__ = ["BaseAgent", "Agent"]
+__all__ = ["Agent", "BaseAgent"]
 
 A = TypeVar("A", bound="BaseAgent")
 
@@ -96,7 +96,7 @@ class BaseAgent:
     async def register(
         cls: type[A],
         runtime: AgentRuntime,
-        type: str,  # noqa: A002 - autogen's name
+        type: str,
         factory: Callable[[], A | Awaitable[A]],
         *,
         skip_class_subscriptions: bool = False,

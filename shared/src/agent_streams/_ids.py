@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ._context import current_context
 from .keys import validate_name
 
-__all__ = ["AgentId", "TopicId", "DefaultTopicId", "AgentType"]
+__all__ = ["AgentId", "AgentType", "DefaultTopicId", "TopicId"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class AgentId:
     type: str
     key: str
 
-    def __init__(self, type: str | AgentType, key: str) -> None:  # noqa: A002 - autogen's name
+    def __init__(self, type: str | AgentType, key: str) -> None:
         object.__setattr__(self, "type", validate_name(_type_name(type), "agent type"))
         object.__setattr__(self, "key", validate_name(key, "agent key"))
 
@@ -62,7 +62,7 @@ class DefaultTopicId(TopicId):
 
     __slots__ = ()
 
-    def __init__(self, type: str = "default", source: str | None = None) -> None:  # noqa: A002
+    def __init__(self, type: str = "default", source: str | None = None) -> None:
         if source is None:
             ctx = current_context()
             source = ctx.topic_id.source if ctx is not None and ctx.topic_id else "default"

@@ -18,7 +18,7 @@ from ._agent import BaseAgent
 from ._context import MessageContext
 from .exceptions import CantHandleException
 
-__all__ = ["RoutedAgent", "message_handler", "event", "rpc"]
+__all__ = ["RoutedAgent", "event", "message_handler", "rpc"]
 
 log = structlog.get_logger("agent_streams")
 
@@ -92,7 +92,9 @@ class RoutedAgent(BaseAgent):
                 continue
             for target in spec["targets"]:
                 handlers.setdefault(target, []).append(attr)  # type: ignore[arg-type]
-            types_seen.extend(t for t in (*spec["targets"], *spec["produces"]) if t is not type(None))
+            types_seen.extend(
+                t for t in (*spec["targets"], *spec["produces"]) if t is not type(None)
+            )
         cls._handlers = handlers
         cls.message_types = tuple(dict.fromkeys(types_seen))
 

@@ -17,7 +17,7 @@ from ._subscription import TypeSubscription
 from .exceptions import UndeliverableException
 from .messages import CONTRACT_MESSAGES
 
-__all__ = ["AgentRuntime", "AgentRegistry"]
+__all__ = ["AgentRegistry", "AgentRuntime"]
 
 log = structlog.get_logger("agent_streams")
 
@@ -50,7 +50,7 @@ class AgentRuntime(Protocol):
 
     async def register_factory(
         self,
-        type: str | AgentType,  # noqa: A002
+        type: str | AgentType,
         agent_factory: Callable[[], Any],
         *,
         expected_class: type[BaseAgent] | None = None,

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .exceptions import InvalidMessage, UnknownMessageType, UnsupportedVersion
 
-__all__ = ["MessageRegistry", "type_name", "schema_version"]
+__all__ = ["MessageRegistry", "schema_version", "type_name"]
 
 NONE_TYPE = "None"
 
@@ -81,7 +81,9 @@ class MessageRegistry:
         entry = self._by_name.get(name)
         if entry is None:
             known = ", ".join(sorted(self._by_name)) or "none"
-            raise UnknownMessageType(f"unknown message type {name!r} (this consumer knows: {known})")
+            raise UnknownMessageType(
+                f"unknown message type {name!r} (this consumer knows: {known})"
+            )
         if version > entry.version:
             raise UnsupportedVersion(
                 f"{name} version {version} is newer than this consumer supports "

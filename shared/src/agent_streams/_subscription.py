@@ -9,7 +9,7 @@ from typing import Any, TypeVar, overload
 from ._ids import AgentId, TopicId
 from .keys import validate_name
 
-__all__ = ["TypeSubscription", "DefaultSubscription", "default_subscription", "type_subscription"]
+__all__ = ["DefaultSubscription", "TypeSubscription", "default_subscription", "type_subscription"]
 
 _SUBS_ATTR = "__agent_streams_subscriptions__"
 T = TypeVar("T", bound=type[Any])
@@ -36,7 +36,7 @@ class TypeSubscription:
         return AgentId(self.agent_type, topic_id.source)
 
 
-def DefaultSubscription(agent_type: str, topic_type: str = "default") -> TypeSubscription:  # noqa: N802
+def DefaultSubscription(agent_type: str, topic_type: str = "default") -> TypeSubscription:
     """The subscription autogen-core's ``@default_subscription`` makes: topic ``default``."""
     return TypeSubscription(topic_type=topic_type, agent_type=agent_type)
 

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 __all__ = [
     "AgentStreamsError",
+    "BadMessageError",
     "CantHandleException",
-    "UndeliverableException",
+    "InvalidMessage",
     "QueueFullError",
     "RemoteHandlerError",
     "RuntimeStateError",
-    "BadMessageError",
+    "UndeliverableException",
     "UnknownMessageType",
     "UnsupportedVersion",
-    "InvalidMessage",
 ]
 
 

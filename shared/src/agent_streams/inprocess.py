@@ -52,7 +52,7 @@ class InProcessRuntime:
     # -- registration -------------------------------------------------------------------
     async def register_factory(
         self,
-        type: str | AgentType,  # noqa: A002
+        type: str | AgentType,
         agent_factory: Callable[[], Any],
         *,
         expected_class: type[BaseAgent] | None = None,

@@ -21,25 +21,25 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "TASKS_TOPIC",
     "CODE_TOPIC",
-    "RESULTS_TOPIC",
-    "OUTCOMES_TOPIC",
+    "CONTRACT_MESSAGES",
     "EVENTS_TOPIC",
-    "Contract",
-    "CodeBlockSpec",
-    "InputFile",
+    "OUTCOMES_TOPIC",
+    "RESULTS_TOPIC",
+    "TASKS_TOPIC",
     "ArtifactRef",
-    "TokenUsage",
-    "ExecutionOptions",
-    "TaskRequest",
     "AssistantTurn",
+    "CancelTask",
+    "CodeBlockSpec",
+    "Contract",
+    "ExecutionOptions",
     "ExecutionRequest",
     "ExecutionResult",
+    "InputFile",
+    "TaskRequest",
     "TaskResult",
     "TaskStatus",
-    "CancelTask",
-    "CONTRACT_MESSAGES",
+    "TokenUsage",
 ]
 
 TASKS_TOPIC = "tasks"
@@ -140,7 +140,10 @@ class ExecutionRequest(Contract):
 
 
 class ExecutionResult(Contract):
-    """What running one ``ExecutionRequest`` gave. A timeout is data (exit code 124), not an error."""
+    """What running one ``ExecutionRequest`` gave.
+
+    A timeout is data (exit code 124, ``timed_out``), not an error.
+    """
 
     turn: Annotated[int, Field(ge=1)]
     request_id: str

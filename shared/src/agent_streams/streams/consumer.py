@@ -15,6 +15,7 @@ worker drains that queue holding the agent's lock in Redis, so a second replica 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -144,7 +145,7 @@ class GroupConsumer:
                 await self._capacity.wait()
                 continue
             try:
-                response = await self._redis.xreadgroup(
+                response: Any = await self._redis.xreadgroup(
                     self.group,
                     self._s.consumer_name,
                     dict.fromkeys(self.streams, ">"),
@@ -172,7 +173,9 @@ class GroupConsumer:
                         continue
                     self._accept(stream, entry_id, fields, 1)
 
-    def _accept(self, stream: str, entry_id: str, fields: dict[bytes, bytes], delivery: int) -> None:
+    def _accept(
+        self, stream: str, entry_id: str, fields: dict[bytes, bytes], delivery: int
+    ) -> None:
         self._inflight[(stream, entry_id)] = time.monotonic()
         self._idle.clear()
         try:
@@ -274,17 +277,29 @@ class GroupConsumer:
                     break
                 if item.delivery >= self._s.max_deliveries:
                     outcome = "dead_lettered"
-                    log.error("handler_failed", agent=str(agent_id), id=env.message_id,
-                              attempt=item.delivery, error=repr(exc))
+                    log.error(
+                        "handler_failed",
+                        agent=str(agent_id),
+                        id=env.message_id,
+                        attempt=item.delivery,
+                        error=repr(exc),
+                    )
                     await self._rt.dead_letter(env, self.group, exc, item.delivery)
                     self._queue_ack(env.stream, env.entry_id)
                     break
-                log.warning("handler_failed_retrying", agent=str(agent_id), id=env.message_id,
-                            attempt=item.delivery, error=repr(exc))
+                log.warning(
+                    "handler_failed_retrying",
+                    agent=str(agent_id),
+                    id=env.message_id,
+                    attempt=item.delivery,
+                    error=repr(exc),
+                )
                 await asyncio.sleep(self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1))
                 # Count the redelivery in Redis too, so a crash now cannot reset the attempts.
-                await self._redis.xclaim(env.stream, self.group, self._s.consumer_name, 0,
-                                         [env.entry_id], justid=False)
+                ids: list[Any] = [env.entry_id]
+                await self._redis.xclaim(
+                    env.stream, self.group, self._s.consumer_name, 0, ids, justid=False
+                )
                 item.delivery += 1
                 ctx.delivery = item.delivery
         finally:
@@ -323,11 +338,10 @@ class GroupConsumer:
         token = self._locks_held.pop(agent_id, None)
         if token is None:
             return
-        try:
-            await self._rt.scripts.release(keys=[self._rt.keys.lock(agent_id.type, agent_id.key)],
-                                           args=[token])
-        except _TRANSIENT:
-            pass  # it expires after claim_idle_ms
+        with contextlib.suppress(*_TRANSIENT):  # else it expires after claim_idle_ms
+            await self._rt.scripts.release(
+                keys=[self._rt.keys.lock(agent_id.type, agent_id.key)], args=[token]
+            )
 
     # -- acks, heartbeat, reclaim -------------------------------------------------------------
     def _queue_ack(self, stream: str, entry_id: str) -> None:
@@ -368,7 +382,7 @@ class GroupConsumer:
         while True:
             await asyncio.sleep(self._s.heartbeat_ms / 1000)
             cutoff = time.monotonic() - self._s.heartbeat_ms / 1000 / 2
-            by_stream: dict[str, list[str]] = {}
+            by_stream: dict[str, list[Any]] = {}
             for (stream, entry_id), since in list(self._inflight.items()):
                 if since <= cutoff:
                     by_stream.setdefault(stream, []).append(entry_id)
@@ -403,28 +417,36 @@ class GroupConsumer:
         idle = self._s.claim_idle_ms
         start = "-"
         while True:
-            rows = await self._redis.xpending_range(
+            rows: Any = await self._redis.xpending_range(
                 stream, self.group, min=start, max="+", count=100, idle=idle
             )
             for row in rows:
                 entry_id = row["message_id"].decode()
                 if (stream, entry_id) in self._inflight:
                     continue
-                claimed = await self._redis.xclaim(
+                claimed: Any = await self._redis.xclaim(
                     stream, self.group, self._s.consumer_name, idle, [entry_id]
                 )
                 if not claimed:
                     continue  # another replica got it first
                 _id, fields = claimed[0]
                 delivery = int(row["times_delivered"]) + 1
-                log.warning("reclaimed", stream=stream, id=entry_id, from_consumer=row["consumer"],
-                            attempt=delivery)
+                log.warning(
+                    "reclaimed",
+                    stream=stream,
+                    id=entry_id,
+                    from_consumer=row["consumer"],
+                    attempt=delivery,
+                )
                 if fields is None:
                     await self._redis.xack(stream, self.group, entry_id)
                 elif delivery > self._s.max_deliveries:
                     self._inflight[(stream, entry_id)] = time.monotonic()
                     await self._rt.dead_letter_raw(
-                        stream, entry_id, self.group, fields,
+                        stream,
+                        entry_id,
+                        self.group,
+                        fields,
                         f"gave up after {delivery - 1} deliveries: consumers stopped responding",
                     )
                     self._queue_ack(stream, entry_id)

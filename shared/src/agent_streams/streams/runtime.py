@@ -11,6 +11,7 @@ the handler's ``CancellationToken`` in whichever process runs it. Every key name
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import traceback
@@ -102,7 +103,7 @@ class RedisStreamsRuntime:
     # -- registration ---------------------------------------------------------------------
     async def register_factory(
         self,
-        type: str | AgentType,  # noqa: A002
+        type: str | AgentType,
         agent_factory: Callable[[], Any],
         *,
         expected_class: type[BaseAgent] | None = None,
@@ -183,10 +184,8 @@ class RedisStreamsRuntime:
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self.registry.close_all()
-        try:
+        with contextlib.suppress(*_TRANSIENT):
             await self.redis.delete(self.keys.reply(self.runtime_id))
-        except _TRANSIENT:
-            pass
         if self._own_redis:
             await self.redis.aclose()
 
@@ -196,9 +195,9 @@ class RedisStreamsRuntime:
         await self.ready()
         while True:
             await asyncio.gather(*(c.wait_idle(0.2) for c in self._consumers.values()))
-            if all(c.idle for c in self._consumers.values()) and not self._writes:
-                if await self._groups_drained():
-                    break
+            locally_idle = all(c.idle for c in self._consumers.values()) and not self._writes
+            if locally_idle and await self._groups_drained():
+                break
             await asyncio.sleep(0.05)
         await self.stop()
 
@@ -225,8 +224,12 @@ class RedisStreamsRuntime:
         """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit."""
         name, body, version = self.registry.messages.encode(message)
         fields = build_fields(
-            name, body, version, message_id or uuid.uuid4().hex,
-            source=topic_id.source, sender=sender,
+            name,
+            body,
+            version,
+            message_id or uuid.uuid4().hex,
+            source=topic_id.source,
+            sender=sender,
         )
         session = self.keys.session(topic_id.source) if self.settings.session_log else None
         await self._write(self.keys.topic(topic_id.type), session, topic_id.type, fields)
@@ -259,8 +262,11 @@ class RedisStreamsRuntime:
                     async with self.redis.pipeline(transaction=False) as pipe:
                         for w in batch:
                             args: list[Any] = [
-                                s.stream_maxlen, s.queue_limit,
-                                s.session_log_maxlen if w.session else 0, s.session_ttl_s, w.topic,
+                                s.stream_maxlen,
+                                s.queue_limit,
+                                s.session_log_maxlen if w.session else 0,
+                                s.session_ttl_s,
+                                w.topic,
                             ]
                             for k, v in w.fields.items():
                                 args += [k, v]
@@ -269,8 +275,9 @@ class RedisStreamsRuntime:
                         results = await pipe.execute(raise_on_error=False)
                     break
                 except _TRANSIENT as exc:
-                    log.warning("redis_unreachable", during="publish", error=str(exc),
-                                attempt=attempt + 1)
+                    log.warning(
+                        "redis_unreachable", during="publish", error=str(exc), attempt=attempt + 1
+                    )
                     await asyncio.sleep(min(0.1 * 2**attempt, 3.0))
             else:
                 for w in batch:
@@ -283,8 +290,7 @@ class RedisStreamsRuntime:
                 if isinstance(result, Exception):
                     w.future.set_exception(result)
                 elif result[0] == 0:
-                    w.future.set_exception(QueueFullError(w.stream, int(result[1]),
-                                                          s.queue_limit))
+                    w.future.set_exception(QueueFullError(w.stream, int(result[1]), s.queue_limit))
                 else:
                     w.future.set_result(result[1].decode())
 
@@ -309,8 +315,14 @@ class RedisStreamsRuntime:
         name, body, version = self.registry.messages.encode(message)
         deadline = int((time.time() + timeout) * 1000) if timeout else None
         fields = build_fields(
-            name, body, version, mid, sender=sender, key=recipient.key,
-            reply_to=self.keys.reply(self.runtime_id), deadline_ms=deadline,
+            name,
+            body,
+            version,
+            mid,
+            sender=sender,
+            key=recipient.key,
+            reply_to=self.keys.reply(self.runtime_id),
+            deadline_ms=deadline,
         )
         waiter: asyncio.Future[tuple[str, dict[bytes, bytes]]] = (
             asyncio.get_running_loop().create_future()
@@ -377,7 +389,7 @@ class RedisStreamsRuntime:
         last = "0"
         while True:
             try:
-                response = await self.redis.xread({stream: last}, block=1000, count=500)
+                response: Any = await self.redis.xread({stream: last}, block=1000, count=500)
             except _TRANSIENT as exc:
                 log.warning("redis_unreachable", during="replies", error=str(exc))
                 await asyncio.sleep(0.5)
@@ -400,20 +412,32 @@ class RedisStreamsRuntime:
     ) -> None:
         """Bad input: an error event the submitter can read (errors stream, and the session's
         log when the entry names a valid session) plus a dead-letter entry."""
-        log.warning("bad_input", stream=stream, entry=entry_id, group=group, code=exc.code,
-                    error=str(exc))
+        log.warning(
+            "bad_input", stream=stream, entry=entry_id, group=group, code=exc.code, error=str(exc)
+        )
         error = {
-            "stream": stream, "entry": entry_id, "group": group, "code": exc.code,
-            "error": str(exc), "type": _field(fields, b"type"), "source": _field(fields, b"source"),
+            "stream": stream,
+            "entry": entry_id,
+            "group": group,
+            "code": exc.code,
+            "error": str(exc),
+            "type": _field(fields, b"type"),
+            "source": _field(fields, b"source"),
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
 
-    async def dead_letter(self, env: Envelope, group: str, exc: BaseException, attempts: int) -> None:
+    async def dead_letter(
+        self, env: Envelope, group: str, exc: BaseException, attempts: int
+    ) -> None:
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         await self.dead_letter_raw(
-            env.stream, env.entry_id, group, None,
-            f"handler failed {attempts} times: {text}", env=env,
+            env.stream,
+            env.entry_id,
+            group,
+            None,
+            f"handler failed {attempts} times: {text}",
+            env=env,
         )
 
     async def dead_letter_raw(
@@ -432,14 +456,21 @@ class RedisStreamsRuntime:
                 fields[b"source"] = env.source.encode()
         fields = fields or {}
         error = {
-            "stream": stream, "entry": entry_id, "group": group, "code": "handler_failed",
-            "error": reason, "type": _field(fields, b"type"), "source": _field(fields, b"source"),
+            "stream": stream,
+            "entry": entry_id,
+            "group": group,
+            "code": "handler_failed",
+            "error": reason,
+            "type": _field(fields, b"type"),
+            "source": _field(fields, b"source"),
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
 
     async def _record_failure(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
-        original = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+        original = {
+            k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()
+        }
         dead = {**error, "fields": json.dumps(original)}
         maxlen = self.settings.stream_maxlen
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -447,11 +478,14 @@ class RedisStreamsRuntime:
             pipe.xadd(self.keys.dead_letters, dead, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
             source = error["source"]
             if source and self.settings.session_log and _valid_name(source):
-                body = json.dumps({k: error[k] for k in ("code", "error", "stream", "entry", "type")})
+                body = json.dumps(
+                    {k: error[k] for k in ("code", "error", "stream", "entry", "type")}
+                )
                 pipe.xadd(
                     self.keys.session(source),
                     {"type": "Error", "body": body, "source": source, "topic": "errors"},
-                    maxlen=self.settings.session_log_maxlen, approximate=True,
+                    maxlen=self.settings.session_log_maxlen,
+                    approximate=True,
                 )
             await pipe.execute()
 

@@ -24,7 +24,7 @@ from .._serialization import NONE_TYPE
 from ..exceptions import InvalidMessage
 from ..keys import validate_name
 
-__all__ = ["Envelope", "parse_entry", "build_fields"]
+__all__ = ["Envelope", "build_fields", "parse_entry"]
 
 
 @dataclass(slots=True)
@@ -61,12 +61,22 @@ def parse_entry(
 ) -> Envelope:
     """Checks the entry's shape (not the body's schema); raises ``InvalidMessage``."""
     known = {
-        b"type", b"body", b"source", b"v", b"id", b"sender", b"key", b"reply_to", b"deadline",
+        b"type",
+        b"body",
+        b"source",
+        b"v",
+        b"id",
+        b"sender",
+        b"key",
+        b"reply_to",
+        b"deadline",
         b"topic",
     }
     unknown = sorted(f.decode(errors="replace") for f in fields if f not in known)
     if unknown:
-        raise InvalidMessage(f"unknown fields {unknown}; expected type, body, source[, v, id, sender]")
+        raise InvalidMessage(
+            f"unknown fields {unknown}; expected type, body, source[, v, id, sender]"
+        )
     type_ = _text(fields, b"type")
     if not type_:
         raise InvalidMessage("missing field 'type' (the message type name, e.g. TaskRequest)")

@@ -1,0 +1,55 @@
+"""Running a service process: start the runtime, run until SIGTERM/SIGINT, drain, exit.
+
+A service's ``main()`` is wiring only::
+
+    settings = ExecutorSettings()
+    configure_logging(settings.log_level, service="executor")
+    runtime = RedisStreamsRuntime(settings.runtime)
+    await Executor.register(runtime, "executor", lambda: Executor(...))
+    await serve(runtime)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from .streams.runtime import RedisStreamsRuntime
+
+__all__ = ["serve"]
+
+log = structlog.get_logger("agent_streams")
+
+
+async def serve(
+    runtime: RedisStreamsRuntime,
+    *,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+    stop_event: asyncio.Event | None = None,
+) -> None:
+    """Start ``runtime`` and run until SIGTERM/SIGINT (or ``stop_event``); then stop reading,
+    drain in-flight handlers within the runtime's grace period, run ``on_stop``, and return."""
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime.start()
+    await runtime.ready()
+    log.info(
+        "service_ready",
+        consumer=runtime.settings.consumer_name,
+        namespace=runtime.settings.namespace,
+    )
+    try:
+        await stop.wait()
+        log.info("service_stopping", grace_s=runtime.settings.drain_grace_s)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runtime.stop()
+        if on_stop is not None:
+            await on_stop()
+        log.info("service_stopped")
