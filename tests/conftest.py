@@ -52,8 +52,19 @@ def redis_url() -> Iterator[str]:
         port = _free_port()
         workdir = tempfile.mkdtemp(prefix="agent-streams-redis-")
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", workdir],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=port)
@@ -95,7 +106,7 @@ def namespace() -> str:
 
 @pytest.fixture
 async def redis_client(redis_url: str, namespace: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
     yield client
     keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
     if keys:

@@ -36,7 +36,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runtime.start()
+    if not runtime.started:
+        runtime.start()
     await runtime.ready()
     log.info(
         "service_ready",

@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +39,24 @@ from .wire import Envelope, parse_entry
 if TYPE_CHECKING:
     from .runtime import RedisStreamsRuntime
 
-__all__ = ["GroupConsumer"]
+__all__ = ["GroupConsumer", "supervise"]
 
 log = structlog.get_logger("agent_streams")
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
+    """Run a background loop forever: an unexpected error is logged and the loop restarted
+    (after a pause), so a consumer never silently stops reading."""
+    while True:
+        try:
+            await loop_fn()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background_loop_failed", loop=name, action="restarting in 1 s")
+            await asyncio.sleep(1.0)
 
 
 @dataclass(slots=True)
@@ -94,10 +109,10 @@ class GroupConsumer:
         self.streams[stream] = topic_type
 
     def start(self) -> None:
-        self._reader = self._spawn(self._read_loop())
-        self._spawn(self._ack_loop())
-        self._spawn(self._heartbeat_loop())
-        self._spawn(self._reclaim_loop())
+        self._reader = self._spawn(supervise("read", self._read_loop))
+        self._spawn(supervise("ack", self._ack_loop))
+        self._spawn(supervise("heartbeat", self._heartbeat_loop))
+        self._spawn(supervise("reclaim", self._reclaim_loop))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

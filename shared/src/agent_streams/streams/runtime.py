@@ -38,7 +38,7 @@ from ..exceptions import (
 )
 from ..keys import Keys
 from . import scripts as lua
-from .consumer import GroupConsumer
+from .consumer import GroupConsumer, supervise
 from .settings import RuntimeSettings
 from .wire import Envelope, build_fields
 
@@ -80,8 +80,9 @@ class RedisStreamsRuntime:
         self.settings = settings or RuntimeSettings()
         self.keys = Keys(self.settings.namespace)
         self._own_redis = redis is None
+        # RESP2 pinned: reply shapes must not change with the client library's default.
         self.redis: aioredis.Redis = redis or aioredis.Redis.from_url(
-            self.settings.redis_url, health_check_interval=30, socket_keepalive=True
+            self.settings.redis_url, protocol=2, health_check_interval=30, socket_keepalive=True
         )
         self.registry = AgentRegistry(self)
         self.scripts = _Scripts(
@@ -140,17 +141,21 @@ class RedisStreamsRuntime:
             raise RuntimeStateError("runtime already started")
         self._started = True
         self._write_event = asyncio.Event()
-        self._spawn(self._write_loop())
+        self._spawn(supervise("write", self._write_loop))
         self._ready = asyncio.get_running_loop().create_task(self._boot())
 
     async def _boot(self) -> None:
         for consumer in self._consumers.values():
             await consumer.ensure_groups()
             consumer.start()
-        self._spawn(self._reply_loop())
+        self._spawn(supervise("replies", self._reply_loop))
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(**{self.keys.cancel_channel: self._on_cancel})
         self._spawn(self._pubsub.run())
+
+    @property
+    def started(self) -> bool:
+        return self._started
 
     async def ready(self) -> None:
         """Wait until consumer groups exist and listeners run (``start()`` is synchronous)."""

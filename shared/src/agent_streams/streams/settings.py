@@ -22,7 +22,9 @@ class RuntimeSettings(BaseSettings):
     ``redis_url`` also reads the plain ``REDIS_URL``; ``rediss://`` URLs use TLS.
     """
 
-    model_config = SettingsConfigDict(env_prefix="AGENT_STREAMS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="AGENT_STREAMS_", extra="ignore", populate_by_name=True
+    )
 
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
