@@ -169,7 +169,9 @@ class GroupConsumer:
                 )
                 backoff = 0.05
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                # NOGROUP: Redis lost the group (restart without persistence, or deleted);
+                # UNBLOCKED: the stream was deleted while we waited on it.
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                     raise
                 log.warning("consumer_group_missing", group=self.group, action="recreating")
                 await self.ensure_groups()
