@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
+import time
 from collections.abc import Callable, Iterator
 
 import httpx2
@@ -305,3 +307,18 @@ async def test_a_cancelled_token_cancels_the_request() -> None:
     with pytest.raises(asyncio.CancelledError):
         await call
     await client.close()
+
+
+async def test_a_real_closed_port_is_unavailable_quickly() -> None:
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = OpenAIChatCompletionClient(
+        settings(base_url=f"http://127.0.0.1:{port}/v1", max_retries=2), sleep=FakeSleep()
+    )
+
+    started = time.monotonic()
+    with pytest.raises(ModelUnavailable, match=f"127.0.0.1:{port}.*3 attempt.*cannot connect"):
+        await client.create(MESSAGES)
+    await client.close()
+    assert time.monotonic() - started < 5
