@@ -211,7 +211,7 @@ build_from_dockerfile() {
 }
 
 build_python() {
-    host_pip_conf "$WORK/pip.conf"
+    have_image "$PYTHON_IMAGE" || host_pip_conf "$WORK/pip.conf"
     build_from_dockerfile "$PYTHON_IMAGE" python.Dockerfile "$WORK/pip.conf"
 }
 
