@@ -3,9 +3,10 @@
 #   local/debian:bookworm     debootstrap minbase + ca-certificates + this host's extra CAs
 #   local/python:3.11-slim    stands in for python:3.11-slim  (deploy/offline/python.Dockerfile)
 #   local/redis:7             stands in for redis:7           (deploy/offline/redis.Dockerfile)
-# Each image is built only when missing (FORCE=1 rebuilds all). The debootstrapped rootfs is
-# cached as a tarball in $CACHE_DIR, without the host's CAs (one of them is regenerated at
-# boot): they are copied in at every import, and never committed.
+# Each image is built only when missing, or when the host's extra CAs changed since it was built
+# (label agent-streams.host-ca; one of them is regenerated at boot, and a stale one breaks
+# TLS in later builds); FORCE=1 rebuilds all. The debootstrapped rootfs is cached as a tarball
+# in $CACHE_DIR without the host's CAs: they are copied in at every import, never committed.
 # The Debian mirror is the one this host's apt already uses (override: MIRROR=, SECURITY_MIRROR=).
 set -euo pipefail
 
@@ -46,7 +47,22 @@ logged() {
     fi
 }
 
-have_image() { [ "$FORCE" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+# Fingerprint of the host's extra CAs, stamped on every image built here.
+HOST_CA=$(find "$EXTRA_CA_DIR" -type f -name '*.crt' -print0 2>/dev/null | sort -z \
+    | xargs -0 -r cat | sha256sum | cut -c1-16)
+CA_LABEL=agent-streams.host-ca
+
+# have_image IMAGE: present, and built with the host's current CAs.
+have_image() {
+    [ "$FORCE" != 1 ] || return 1
+    local stamp
+    stamp=$(docker image inspect -f "{{ index .Config.Labels \"$CA_LABEL\" }}" "$1" 2>/dev/null) \
+        || return 1
+    if [ "$stamp" != "$HOST_CA" ]; then
+        say "$1: built with other host CAs ($stamp), rebuilding"
+        return 1
+    fi
+}
 
 # apt_uri SUITE: the first URI this host's apt sources use for SUITE (deb822 files first).
 apt_uri() {
@@ -158,7 +174,8 @@ build_debian() {
     fi
     logged "$CACHE_DIR/update-ca-certificates.log" chroot "$rootfs" update-ca-certificates
     tar --numeric-owner -C "$rootfs" -c . \
-        | docker import --change 'CMD ["bash"]' --message "debootstrap $SUITE minbase" \
+        | docker import --change 'CMD ["bash"]' --change "LABEL $CA_LABEL=$HOST_CA" \
+            --message "debootstrap $SUITE minbase" \
             - "$DEBIAN_IMAGE" >/dev/null
     rm -rf "$rootfs"
     say "$DEBIAN_IMAGE: imported (+$n host CA certificates)"
@@ -206,12 +223,13 @@ build_from_dockerfile() {
     cp "$HERE/offline/$dockerfile" "$ctx/Dockerfile"
     if [ "$#" -gt 0 ]; then cp -p "$@" "$ctx/"; fi
     logged "$CACHE_DIR/build-${dockerfile%.Dockerfile}.log" \
-        docker build --build-arg BASE_IMAGE="$DEBIAN_IMAGE" -t "$image" "$ctx"
+        docker build --build-arg BASE_IMAGE="$DEBIAN_IMAGE" --label "$CA_LABEL=$HOST_CA" \
+        -t "$image" "$ctx"
     say "$image: built"
 }
 
 build_python() {
-    have_image "$PYTHON_IMAGE" || host_pip_conf "$WORK/pip.conf"
+    host_pip_conf "$WORK/pip.conf"
     build_from_dockerfile "$PYTHON_IMAGE" python.Dockerfile "$WORK/pip.conf"
 }
 
