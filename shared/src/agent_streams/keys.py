@@ -15,6 +15,7 @@ several deployments, or tests, share one Redis without seeing each other::
     {ns}:state:{agent_type}:{key}:{name}   per-agent state that must survive a replica
     {ns}:blob:{sha256}               string: an artifact or input file, content-addressed
     {ns}:done:{scope}:{message_id}   string: stored result of an effect, for idempotent redelivery
+    {ns}:deadlines:{agent_type}      sorted set: session -> deadline (epoch s), swept by replicas
 
 Consumer groups are named after the agent type that subscribes.
 """
@@ -83,6 +84,9 @@ class Keys:
 
     def done(self, scope: str, message_id: str) -> str:
         return f"{self.namespace}:done:{scope}:{message_id}"
+
+    def deadlines(self, agent_type: str) -> str:
+        return f"{self.namespace}:deadlines:{agent_type}"
 
     @property
     def topic_pattern(self) -> str:

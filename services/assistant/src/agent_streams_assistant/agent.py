@@ -1,0 +1,355 @@
+"""The Assistant agent: task -> model -> code -> execution result -> model ... -> an ending.
+
+One agent instance per session (the topic source is the agent key). It keeps nothing of the
+session in memory: the history and the status live in the ``SessionStore`` (see ``session``
+for why each handler is safe to re-run), so any replica can take any turn.
+
+    tasks    TaskRequest      start: history = [system prompt, task], first model turn
+    tasks    CancelTask       end as ``cancelled`` (and stop the executor's code)
+    results  ExecutionResult  feed the run back to the model, next turn
+    events   AssistantTurn    published for every model reply, as it happens
+    code     ExecutionRequest published when a reply has code (input files on the first one)
+    outcomes TaskResult       every ending: completed, max_turns, deadline, model_error,
+                              cancelled, failed
+
+A model reply without code is the answer (``completed``). ``max_turns`` model replies without
+an answer end as ``max_turns``; the task's ``timeout_s`` bounds the whole task (the model call
+is cut at the deadline, and the ``DeadlineSweeper`` ends a task whose executor never answers).
+A ``ModelError`` ends as ``model_error`` with the model client's reason. An unexpected error
+ends as ``failed``; lost connections to Redis are left to the runtime's retries instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
+from agent_streams.codeblocks import extract_code_blocks, has_unterminated_fence
+from agent_streams.messages import (
+    CODE_TOPIC,
+    EVENTS_TOPIC,
+    RESULTS_TOPIC,
+    TASKS_TOPIC,
+    AssistantTurn,
+    CancelTask,
+    ExecutionRequest,
+    ExecutionResult,
+    TaskRequest,
+    TaskStatus,
+    TokenUsage,
+)
+
+from .endings import Endings
+from .feedback import (
+    DEFAULT_SYSTEM_PROMPT,
+    execution_feedback,
+    task_prompt,
+    truncated_reply_feedback,
+)
+from .models import (
+    AssistantMessage,
+    ChatCompletionClient,
+    LLMMessage,
+    ModelError,
+    SystemMessage,
+    UserMessage,
+)
+from .session import SessionState, SessionStore
+
+__all__ = ["AGENT_TYPE", "Assistant", "AssistantConfig"]
+
+AGENT_TYPE = "assistant"
+
+log = structlog.get_logger("agent_streams_assistant")
+
+# Left to the runtime: it redelivers, and the deadline sweeper ends the task if retries fail.
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError)
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    """What the operator decides for every task (a task may override the first two)."""
+
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_turns: int = 8
+
+
+@type_subscription(TASKS_TOPIC)
+@type_subscription(RESULTS_TOPIC)
+class Assistant(RoutedAgent):
+    """Asks the model for code, has the executor run it, loops until an answer.
+
+    Args:
+        model_client: any ``ChatCompletionClient`` (the OpenAI-compatible one, or a fake).
+        store: where sessions live (``RedisSessionStore`` across replicas).
+        config: the operator's defaults.
+        endings: how endings are recorded and announced (shared with the deadline sweeper).
+    """
+
+    def __init__(
+        self,
+        model_client: ChatCompletionClient,
+        store: SessionStore,
+        endings: Endings,
+        config: AssistantConfig | None = None,
+    ) -> None:
+        super().__init__("Writes code with a model, has it executed, and answers.")
+        self._model = model_client
+        self._store = store
+        self._endings = endings
+        self._config = config or AssistantConfig()
+
+    @property
+    def session(self) -> str:
+        return self.id.key
+
+    # -- handlers ---------------------------------------------------------------------------
+    @message_handler
+    async def on_task(self, message: TaskRequest, ctx: MessageContext) -> None:
+        async def work() -> None:
+            ended, state = await self._resume_point()
+            if ended:
+                return
+            if state is None:
+                state = await self._start(message, ctx)
+            else:
+                log.info("task_redelivered", session=self.session, id=ctx.message_id)
+            await self._advance(state, ctx)
+
+        await self._guarded(work, ctx)
+
+    @message_handler
+    async def on_execution_result(self, message: ExecutionResult, ctx: MessageContext) -> None:
+        async def work() -> None:
+            ended, state = await self._resume_point()
+            if ended:
+                return
+            if state is None:
+                log.warning("result_for_unknown_session", session=self.session, turn=message.turn)
+                return
+            if message.turn == state.awaiting_turn:
+                await self._absorb(state, message)
+            else:
+                log.info(
+                    "stale_result_ignored",
+                    session=self.session,
+                    turn=message.turn,
+                    awaiting=state.awaiting_turn,
+                )
+            await self._advance(state, ctx)
+
+        await self._guarded(work, ctx)
+
+    @message_handler
+    async def on_cancel(self, message: CancelTask, ctx: MessageContext) -> None:
+        async def work() -> None:
+            ended, state = await self._resume_point()
+            if ended:
+                return
+            # Cancelled before it started: the ending makes a later TaskRequest a no-op.
+            state = state or _unstarted(ctx)
+            await self._end(state, "cancelled", answer=state.last_reply, error=message.reason)
+
+        await self._guarded(work, ctx)
+
+    # -- steps ------------------------------------------------------------------------------
+    async def _resume_point(self) -> tuple[bool, SessionState | None]:
+        """(ended, state) of the session (state None: not started), after publishing whatever
+        an earlier, interrupted attempt still owed."""
+        if await self._endings.flush(self.session):
+            return True, None
+        state = await self._store.load(self.session)
+        if state is not None and state.has_outbox:
+            await self._send_outbox(state)
+        return False, state
+
+    async def _start(self, task: TaskRequest, ctx: MessageContext) -> SessionState:
+        given = task.model_fields_set
+        max_turns = task.max_turns if "max_turns" in given else self._config.max_turns
+        state = SessionState(
+            task_id=ctx.message_id,
+            max_turns=max_turns,
+            deadline=time.time() + task.timeout_s,
+            timeout_s=task.timeout_s,
+            options=task.execution,
+            pending_files=list(task.files),
+        )
+        history: list[LLMMessage] = [
+            SystemMessage(content=task.system_prompt or self._config.system_prompt),
+            UserMessage(content=task_prompt(task.prompt, task.files), source="user"),
+        ]
+        await self._store.create(self.session, state, history)
+        log.info(
+            "task_started",
+            session=self.session,
+            prompt_chars=len(task.prompt),
+            files=len(task.files),
+            max_turns=max_turns,
+            timeout_s=task.timeout_s,
+        )
+        return state
+
+    async def _absorb(self, state: SessionState, result: ExecutionResult) -> None:
+        """Feed an execution result into the history; the session then owes a model turn."""
+        feedback = execution_feedback(
+            result, timeout_s=state.options.timeout_s, previous_error=state.last_error
+        )
+        state.add_artifacts(result.artifacts)
+        state.awaiting_turn = None
+        state.last_exit_code = result.exit_code
+        state.last_error = feedback.error
+        await self._store.save(
+            self.session, state, [UserMessage(content=feedback.text, source="executor")]
+        )
+
+    async def _advance(self, state: SessionState, ctx: MessageContext) -> None:
+        """Take the turn the session owes, if it owes one."""
+        if state.awaiting_turn is not None:
+            return  # the executor has the next move
+        if time.time() >= state.deadline:
+            await self._end(state, "deadline", answer=state.last_reply, error=self._late(state))
+        elif state.turn >= state.max_turns:
+            code = state.last_exit_code
+            await self._end(
+                state,
+                "max_turns",
+                answer=state.last_reply,
+                error=f"no final answer after {state.turn} turns (max_turns={state.max_turns})"
+                + (f"; the last run exited with code {code}" if code is not None else ""),
+            )
+        else:
+            await self._model_turns(state, ctx)
+
+    async def _model_turns(self, state: SessionState, ctx: MessageContext) -> None:
+        history = await self._store.history(self.session)
+        while True:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(max(0.0, state.deadline - time.time())):
+                    reply = await self._model.create(
+                        history, cancellation_token=ctx.cancellation_token
+                    )
+            except TimeoutError:
+                await self._end(state, "deadline", answer=state.last_reply, error=self._late(state))
+                return
+            except ModelError as exc:
+                await self._end(
+                    state, "model_error", answer=state.last_reply, error=_model_reason(exc)
+                )
+                return
+            usage = TokenUsage(
+                prompt_tokens=reply.usage.prompt_tokens,
+                completion_tokens=reply.usage.completion_tokens,
+            )
+            state.turn += 1
+            state.usage = state.usage + usage
+            state.last_reply = reply.content
+            blocks = extract_code_blocks(reply.content)
+            said = AssistantMessage(content=reply.content, source="assistant")
+            event = AssistantTurn(
+                turn=state.turn, content=reply.content, code_blocks=blocks, usage=usage
+            )
+            log.info(
+                "model_turn",
+                session=self.session,
+                turn=state.turn,
+                reply_chars=len(reply.content),
+                code_blocks=len(blocks),
+                finish_reason=reply.finish_reason,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                model_ms=round((time.perf_counter() - started) * 1000),
+            )
+            state.outbox_events = [event]
+            if blocks:
+                state.outbox_request = ExecutionRequest(
+                    turn=state.turn,
+                    code_blocks=blocks,
+                    options=state.options,
+                    files=state.pending_files,
+                )
+                state.pending_files = []
+                state.awaiting_turn = state.turn
+                await self._store.save(self.session, state, [said])
+                await self._send_outbox(state)
+                return
+            cut_off = reply.finish_reason == "length" and has_unterminated_fence(reply.content)
+            if cut_off and state.turn < state.max_turns:
+                ask = UserMessage(content=truncated_reply_feedback(), source="assistant-service")
+                await self._store.save(self.session, state, [said, ask])
+                await self._send_outbox(state)
+                history += [said, ask]
+                continue
+            await self._store.save(self.session, state, [said])
+            await self._send_outbox(state)
+            if cut_off:
+                await self._end(
+                    state,
+                    "max_turns",
+                    answer=reply.content,
+                    error="the last reply was cut off at the token limit inside a code block",
+                )
+            else:
+                await self._end(state, "completed", answer=reply.content)
+            return
+
+    async def _send_outbox(self, state: SessionState) -> None:
+        """Publish what the last saved turn owes, then clear it (unless the task has ended
+        meanwhile, e.g. by its deadline on another replica: then nothing more is sent)."""
+        if await self._store.ending(self.session) is None:
+            for event in state.outbox_events:
+                await self.publish_message(
+                    event,
+                    TopicId(EVENTS_TOPIC, self.session),
+                    message_id=f"{state.task_id}.{event.turn}.turn",
+                )
+            if state.outbox_request is not None:
+                await self.publish_message(
+                    state.outbox_request,
+                    TopicId(CODE_TOPIC, self.session),
+                    message_id=f"{state.task_id}.{state.outbox_request.turn}.code",
+                )
+        state.outbox_events = []
+        state.outbox_request = None
+        await self._store.save(self.session, state)
+
+    async def _end(
+        self, state: SessionState, status: TaskStatus, *, answer: str = "", error: str | None = None
+    ) -> None:
+        result = state.result(status, answer=answer, error=error)
+        await self._endings.end(self.session, state.task_id, result)
+
+    async def _guarded(self, work: Callable[[], Awaitable[None]], ctx: MessageContext) -> None:
+        """Run a handler's work; an unexpected error ends the task as ``failed`` (a task must
+        always end), except lost connections, which the runtime retries."""
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            log.exception("assistant_handler_failed", session=self.session, id=ctx.message_id)
+            reason = f"internal error in the assistant: {type(exc).__name__}: {exc}"
+            state = await self._store.load(self.session) or _unstarted(ctx)
+            await self._end(state, "failed", answer=state.last_reply, error=reason)
+
+    @staticmethod
+    def _late(state: SessionState) -> str:
+        return f"the task's deadline ({state.timeout_s:g} s) passed during turn {state.turn + 1}"
+
+
+def _unstarted(ctx: MessageContext) -> SessionState:
+    """The state of a session that ends before its task started."""
+    return SessionState(task_id=ctx.message_id, max_turns=0, deadline=0, timeout_s=0)
+
+
+def _model_reason(exc: ModelError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,128 @@
+"""What the model reads: the system prompt, the task, and how an execution result is fed back.
+
+A small local model repairs code poorly from a raw dump (LOCAL-LLM.md: 5/23 within two
+replies, often repeating the same script), and the feedback format is a lever. So the feedback
+is short, leads with the verdict, and ends with one concrete instruction:
+
+* failure: ``exit code 1, the error was:`` + the *tail* of stderr (the traceback's last frames
+  and the error line, which is what matters), then "fix the script and reply with the whole
+  corrected script in one python block". When the error is the same as last time, it says so
+  and asks for a different approach, because repeating the script is the common failure.
+* timeout: says it was stopped after N s and asks for a faster script.
+* success: the output (head and tail when long), the files created, and "if this completes the
+  task, reply with the final answer and no code", so that the model stops instead of writing
+  yet another script.
+
+Nothing here logs or stores more than it returns; the texts go into the session history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent_streams.messages import ExecutionResult, InputFile
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "Feedback",
+    "execution_feedback",
+    "task_prompt",
+    "truncated_reply_feedback",
+]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "Write Python script in markdown block, and it will be executed.\n"
+    "Always save figures to file in the current directory. Do not use plt.show(). "
+    "All code required to complete this task must be contained within a single response."
+)
+"""The AutoGen code-execution quickstart's system prompt, verbatim: short and concrete."""
+
+ERROR_TAIL_LINES = 20
+ERROR_TAIL_CHARS = 1_500
+OUTPUT_CHARS = 3_000
+
+
+def task_prompt(prompt: str, files: Sequence[InputFile]) -> str:
+    """The first user message: the task, and the input files the code will find."""
+    if not files:
+        return prompt
+    names = ", ".join(f.name for f in files)
+    return f"{prompt}\n\nThese files are in the current directory: {names}"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """The user message for one execution result, and the error it reported (if any)."""
+
+    text: str
+    error: str | None
+
+
+def execution_feedback(
+    result: ExecutionResult, *, timeout_s: float, previous_error: str | None
+) -> Feedback:
+    """Turn an ``ExecutionResult`` into the next user message (see the module docstring)."""
+    if result.timed_out:
+        tail = _tail(result.output or result.stderr)
+        text = (
+            f"The script was stopped after {timeout_s:g} s (time limit, exit code "
+            f"{result.exit_code}).\n"
+            + (f"Output before it stopped:\n{tail}\n" if tail else "")
+            + "Make it faster (less data, fewer iterations) and reply with the whole "
+            "corrected script in one ```python block."
+        )
+        return Feedback(text, "timeout")
+    if result.exit_code != 0:
+        tail = _tail(result.stderr or result.output) or "(no error output)"
+        error = _last_line(tail)
+        repeated = previous_error is not None and error == previous_error
+        text = (
+            f"exit code {result.exit_code}, the error was:\n{tail}\n"
+            + (
+                "This is the same error as last time: do not repeat that script, change "
+                "the approach.\n"
+                if repeated
+                else ""
+            )
+            + "Fix the script and reply with the whole corrected script in one ```python block."
+        )
+        return Feedback(text, error)
+    output = _head_and_tail(result.output.strip()) or "(no output)"
+    files = ", ".join(a.name for a in result.artifacts)
+    text = (
+        f"exit code 0, the script ran. Output:\n{output}\n"
+        + (f"Files created: {files}\n" if files else "")
+        + "If this completes the task, reply with the final answer in plain text and no "
+        "code. Otherwise reply with the whole next script."
+    )
+    return Feedback(text, None)
+
+
+def truncated_reply_feedback() -> str:
+    """For a reply cut off at the token limit inside a code block."""
+    return (
+        "Your reply was cut off before the code block ended. Reply with a shorter, complete "
+        "script in one ```python block."
+    )
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    tail = "\n".join(lines[-ERROR_TAIL_LINES:])
+    if len(tail) > ERROR_TAIL_CHARS:
+        tail = "..." + tail[-ERROR_TAIL_CHARS:]
+    return tail
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _head_and_tail(text: str) -> str:
+    if len(text) <= OUTPUT_CHARS:
+        return text
+    half = OUTPUT_CHARS // 2
+    cut = len(text) - 2 * half
+    return f"{text[:half]}\n... ({cut} characters cut) ...\n{text[-half:]}"

@@ -1,0 +1,62 @@
+"""The Assistant service: ``agent-streams-assistant`` (settings: ``settings.AssistantSettings``).
+
+Wiring only: settings -> logging -> Redis runtime, session store, model client -> the
+Assistant agent and the deadline sweeper -> run until SIGTERM, drain, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import structlog
+from pydantic import ValidationError
+
+from agent_streams.logging import configure_logging
+from agent_streams.service import serve
+from agent_streams.streams import RedisStreamsRuntime
+
+from .agent import AGENT_TYPE, Assistant, AssistantConfig
+from .endings import DeadlineSweeper, Endings
+from .openai_client import OpenAIChatCompletionClient
+from .redis_store import RedisSessionStore
+from .settings import AssistantSettings
+
+__all__ = ["main", "run"]
+
+
+async def main(settings: AssistantSettings) -> None:
+    configure_logging(settings.log_level, json=settings.log_json, service="assistant")
+    runtime = RedisStreamsRuntime(settings.runtime)
+    store = RedisSessionStore(
+        runtime.redis, runtime.keys, agent_type=AGENT_TYPE, ttl_s=settings.runtime.session_ttl_s
+    )
+    model = OpenAIChatCompletionClient(settings.model)
+    endings = Endings(store, runtime, AGENT_TYPE)
+    config = AssistantConfig(system_prompt=settings.system_prompt, max_turns=settings.max_turns)
+    await Assistant.register(runtime, AGENT_TYPE, lambda: Assistant(model, store, endings, config))
+    sweeper = DeadlineSweeper(
+        store,
+        endings,
+        interval_s=settings.deadline_sweep_interval_s,
+        lease_s=settings.deadline_lease_s,
+    )
+    structlog.get_logger("agent_streams_assistant").info(
+        "assistant_configured", model=settings.model.describe(), max_turns=settings.max_turns
+    )
+    stop = asyncio.Event()
+    sweeping = asyncio.create_task(sweeper.run(stop))
+    try:
+        await serve(runtime, stop_event=stop, on_stop=model.close)
+    finally:
+        stop.set()
+        await sweeping
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        settings = AssistantSettings()
+    except ValidationError as exc:
+        sys.exit(f"agent-streams-assistant: invalid settings:\n{exc}")
+    asyncio.run(main(settings))

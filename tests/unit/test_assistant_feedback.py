@@ -1,0 +1,94 @@
+"""How an execution result is fed back to the model (agent_streams_assistant.feedback)."""
+
+from __future__ import annotations
+
+from agent_streams.messages import ArtifactRef, ExecutionResult, InputFile
+from agent_streams_assistant.feedback import (
+    ERROR_TAIL_LINES,
+    OUTPUT_CHARS,
+    execution_feedback,
+    task_prompt,
+)
+
+LONG_TRACEBACK = "\n".join(
+    ["Traceback (most recent call last):"]
+    + [f'  File "lib.py", line {i}, in f{i}\n    g{i}()' for i in range(30)]
+    + ["KeyError: 'Close'"]
+)
+
+
+def result(**fields: object) -> ExecutionResult:
+    base: dict[str, object] = {"turn": 1, "request_id": "r", "exit_code": 0, "output": ""}
+    return ExecutionResult.model_validate(base | fields)
+
+
+def test_failure_leads_with_exit_code_and_the_traceback_tail() -> None:
+    fb = execution_feedback(
+        result(exit_code=1, stderr=LONG_TRACEBACK, output="some stdout\n" + LONG_TRACEBACK),
+        timeout_s=60,
+        previous_error=None,
+    )
+    assert fb.text.startswith("exit code 1, the error was:\n")
+    assert "KeyError: 'Close'" in fb.text
+    assert "Traceback (most recent call last)" not in fb.text  # only the tail
+    assert "some stdout" not in fb.text  # stderr is preferred when there is one
+    assert len(fb.text.splitlines()) <= ERROR_TAIL_LINES + 3
+    assert fb.text.endswith(
+        "Fix the script and reply with the whole corrected script in one ```python block."
+    )
+    assert fb.error == "KeyError: 'Close'"
+
+
+def test_same_error_again_asks_for_another_approach() -> None:
+    fb = execution_feedback(
+        result(exit_code=1, stderr=LONG_TRACEBACK), timeout_s=60, previous_error="KeyError: 'Close'"
+    )
+    assert "same error as last time" in fb.text
+    other = execution_feedback(
+        result(exit_code=1, stderr=LONG_TRACEBACK), timeout_s=60, previous_error="NameError: x"
+    )
+    assert "same error" not in other.text
+
+
+def test_timeout_asks_for_a_faster_script() -> None:
+    fb = execution_feedback(
+        result(exit_code=124, timed_out=True, output="step 1\nstep 2"),
+        timeout_s=30,
+        previous_error=None,
+    )
+    assert fb.text.startswith("The script was stopped after 30 s")
+    assert "step 2" in fb.text
+    assert "faster" in fb.text
+
+
+def test_success_shows_output_files_and_asks_to_stop_when_done() -> None:
+    big = "x" * (OUTPUT_CHARS * 3)
+    fb = execution_feedback(
+        result(
+            output="HEAD" + big + "TAIL",
+            artifacts=[ArtifactRef(name="plot.png", size=10, digest="a" * 64)],
+        ),
+        timeout_s=60,
+        previous_error="KeyError: 'Close'",
+    )
+    assert fb.error is None
+    assert fb.text.startswith("exit code 0, the script ran. Output:\nHEAD")
+    assert "TAIL" in fb.text
+    assert "characters cut" in fb.text
+    assert len(fb.text) < OUTPUT_CHARS + 400
+    assert "Files created: plot.png" in fb.text
+    assert "final answer in plain text and no code" in fb.text
+
+
+def test_success_without_output() -> None:
+    fb = execution_feedback(result(), timeout_s=60, previous_error=None)
+    assert "Output:\n(no output)\n" in fb.text
+    assert "Files created" not in fb.text
+
+
+def test_task_prompt_names_the_input_files() -> None:
+    files = [InputFile(name="prices.csv", content_b64=""), InputFile(name="b.txt", content_b64="")]
+    assert task_prompt("Plot it.", []) == "Plot it."
+    assert task_prompt("Plot it.", files) == (
+        "Plot it.\n\nThese files are in the current directory: prices.csv, b.txt"
+    )

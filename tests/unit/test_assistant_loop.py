@@ -1,0 +1,199 @@
+"""The Assistant's loop on the in-process runtime, with a scripted fake model and a fake executor:
+code -> error -> fix -> answer, max turns, the model down, prompts and input files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant_fakes import code_reply, harness, ran
+
+from agent_streams.messages import ExecutionOptions, InputFile, TaskRequest
+from agent_streams_assistant.agent import AssistantConfig
+from agent_streams_assistant.feedback import DEFAULT_SYSTEM_PROMPT, truncated_reply_feedback
+from agent_streams_assistant.models import (
+    CancellationTokenLike,
+    CreateResult,
+    LLMMessage,
+    ModelRequestRejected,
+    ModelUnavailable,
+    SystemMessage,
+    UserMessage,
+)
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/work/tmp_code_1.py", line 3, in <module>
+    df = pd.read_csv("prices.csv")
+NameError: name 'pd' is not defined"""
+
+
+def fixed_script(conversation: Sequence[LLMMessage]) -> str:
+    """The fake model's second reply: only right if the error came back in the history."""
+    last = conversation[-1]
+    assert isinstance(last, UserMessage)
+    assert last.content.startswith("exit code 1, the error was:")
+    assert "NameError: name 'pd' is not defined" in last.content
+    assert "whole corrected script" in last.content
+    return code_reply("import pandas as pd\nprint(pd.read_csv('prices.csv').mean())")
+
+
+async def test_code_error_fix_answer() -> None:
+    replies = [
+        code_reply("df = pd.read_csv('prices.csv')"),
+        fixed_script,
+        "The mean price is 3.5; the plot is in plot.png.",
+    ]
+    runs = [ran(1, stderr=TRACEBACK), ran(0, "price    3.5", artifacts=["plot.png"])]
+    task = TaskRequest(
+        prompt="Plot the prices and give the mean.",
+        files=[InputFile(name="prices.csv", content_b64="MSwy")],
+        execution=ExecutionOptions(timeout_s=30),
+    )
+    async with harness(replies, runs) as h:
+        await h.submit(task)
+        result = await h.record.result()
+        await h.runtime.stop_when_idle()
+
+    assert result.status == "completed"
+    assert result.answer == "The mean price is 3.5; the plot is in plot.png."
+    assert result.turns == 3
+    assert [a.name for a in result.artifacts] == ["plot.png"]
+    assert result.usage.prompt_tokens > 0
+    assert result.usage.completion_tokens > 0
+    assert result.error is None
+    assert len(h.record.results) == 1
+
+    # every model reply was published as it happened, with the code it carried
+    assert [t.turn for t in h.record.turns] == [1, 2, 3]
+    assert [len(t.code_blocks) for t in h.record.turns] == [1, 1, 0]
+    # input files go with the first ExecutionRequest only; options travel with each
+    first, second = h.record.requests
+    assert [f.name for f in first.files] == ["prices.csv"]
+    assert second.files == []
+    assert first.options.timeout_s == second.options.timeout_s == 30
+    assert first.code_blocks[0].code == "df = pd.read_csv('prices.csv')"
+
+    # the conversation the model saw: the seed's system prompt, the task naming its files
+    system, user = h.model.calls[0]
+    assert system == SystemMessage(content=DEFAULT_SYSTEM_PROMPT)
+    assert isinstance(user, UserMessage)
+    assert "prices.csv" in user.content
+    assert "Plot the prices" in user.content
+    success = h.model.calls[2][-1]
+    assert success.content.startswith("exit code 0, the script ran. Output:\nprice    3.5")
+    assert "Files created: plot.png" in success.content
+    assert "final answer" in success.content
+
+
+async def test_max_turns_ends_with_the_last_reply() -> None:
+    replies = [code_reply("print(1/0)"), code_reply("print(1/0)  # again")]
+    runs = [ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt="divide", max_turns=2))
+        result = await h.record.result()
+        await h.runtime.stop_when_idle()
+
+    assert result.status == "max_turns"
+    assert result.turns == 2
+    assert len(h.model.calls) == 2
+    assert len(h.record.requests) == 2
+    assert result.answer.endswith("```python\nprint(1/0)  # again\n```\n")
+    assert result.error is not None
+    assert "no final answer after 2 turns" in result.error
+    assert "exited with code 1" in result.error
+
+
+async def test_repeated_error_is_called_out() -> None:
+    replies = [code_reply("print(1/0)"), code_reply("print(1/0)"), "I cannot do it."]
+    runs = [ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt="divide"))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert "same error as last time" not in h.model.calls[1][-1].content
+    assert "same error as last time" in h.model.calls[2][-1].content
+
+
+async def test_model_down_is_a_model_error_not_a_hang() -> None:
+    down = ModelUnavailable("model at http://127.0.0.1:8081/v1 failed after 5 attempt(s)")
+    async with harness([down]) as h:
+        await h.submit(TaskRequest(prompt="anything"))
+        result = await h.record.result()
+        await h.runtime.stop_when_idle()
+
+    assert result.status == "model_error"
+    assert result.error == f"ModelUnavailable: {down}"
+    assert result.turns == 0
+    assert h.record.requests == []
+    assert len(h.record.results) == 1
+
+
+async def test_model_error_mid_task_keeps_turns_and_artifacts() -> None:
+    rejected = ModelRequestRejected("context too long", status_code=400)
+    runs = [ran(0, "ok", artifacts=["out.csv"])]
+    async with harness([code_reply("print('ok')"), rejected], runs) as h:
+        await h.submit(TaskRequest(prompt="go"))
+        result = await h.record.result()
+
+    assert result.status == "model_error"
+    assert result.error == "ModelRequestRejected: context too long"
+    assert result.turns == 1
+    assert [a.name for a in result.artifacts] == ["out.csv"]
+
+
+async def test_system_prompt_and_max_turns_defaults_and_overrides() -> None:
+    config = AssistantConfig(system_prompt="Operator prompt.", max_turns=1)
+    replies = [code_reply("print(1)"), code_reply("print(2)")]
+    async with harness(replies, [ran(0, "1")], config=config) as h:
+        await h.submit(TaskRequest(prompt="one"), session="a")
+        await h.record.result()
+        await h.runtime.stop_when_idle()
+    assert h.model.calls[0][0] == SystemMessage(content="Operator prompt.")
+    assert h.record.results[0].status == "max_turns"  # the operator's max_turns=1 applied
+    assert h.record.results[0].turns == 1
+
+    async with harness(["42"], config=config) as h:
+        await h.submit(TaskRequest(prompt="two", system_prompt="Task prompt.", max_turns=3))
+        result = await h.record.result()
+    assert h.model.calls[0][0] == SystemMessage(content="Task prompt.")
+    assert result.status == "completed"
+    assert result.answer == "42"
+
+
+class TokenLimitedFakeModel:
+    """A fake model whose first reply hits the token limit inside a code block."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[LLMMessage]] = []
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        cancellation_token: CancellationTokenLike | None = None,
+    ) -> CreateResult:
+        self.calls.append(list(messages))
+        if len(self.calls) == 1:
+            return CreateResult(content=CUT, finish_reason="length")
+        return CreateResult(content=code_reply("print('short')"))
+
+    async def close(self) -> None:
+        pass
+
+
+CUT = "Here:\n```python\nimport numpy as np\nx = np.arange("
+
+
+async def test_reply_cut_off_inside_code_is_asked_again() -> None:
+    model = TokenLimitedFakeModel()
+    async with harness([], [ran(0, "short")], model=model) as h:
+        await h.submit(TaskRequest(prompt="go", max_turns=2))
+        result = await h.record.result()
+
+    assert model.calls[1][-1].content == truncated_reply_feedback()
+    assert model.calls[1][-2].content == CUT
+    [request] = h.record.requests  # half a script never ran; the complete one did
+    assert request.turn == 2
+    assert request.code_blocks[0].code == "print('short')"
+    assert result.status == "max_turns"
+    assert result.turns == 2
