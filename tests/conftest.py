@@ -85,7 +85,7 @@ def redis_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
         return
     if _docker_answers():
-        from testcontainers.redis import RedisContainer
+        from testcontainers.community.redis import RedisContainer
 
         with RedisContainer(os.environ.get("TEST_REDIS_IMAGE", "local/redis:7")) as container:
             host = container.get_container_host_ip()

@@ -114,8 +114,9 @@ def publisher(redis_url: str, namespace: str, **kw: Any) -> RedisStreamsRuntime:
 async def test_two_processes_share_1000_messages_none_lost_none_twice(
     redis_url: str, namespace: str, redis_client: aioredis.Redis, workers: Workers
 ) -> None:
-    workers.start("w1")
-    workers.start("w2")
+    # Small reads and a 1 ms handler, so that neither consumer can swallow the whole run alone.
+    workers.start("w1", 0.001, read_batch=16)
+    workers.start("w2", 0.001, read_batch=16)
     await wait_until(lambda: _both(redis_client, namespace, {"w1", "w2"}))
     pub = publisher(redis_url, namespace)
     pub.start()
