@@ -1,0 +1,308 @@
+"""The warm runner: one long-lived interpreter per sandbox that forks a fresh child per block.
+
+Standard library only: the executors start it as ``python -c <source()> <config json>`` (inside
+the sandbox container as its PID 1, or as a local subprocess), so the sandbox image needs
+nothing of ours. It imports the configured heavy modules (numpy, pandas, matplotlib) once, then
+serves JSON lines on stdin/stdout:
+
+    -> {"op": "run", "id", "blocks": [{"language", "code", "filename"}], "timeout_s", "limits"}
+    <- {"op": "result", "id", "exit_code", "output", "stdout", "stderr", "timed_out",
+        "cancelled", "duration_s", "code_file", "files": [...], "notes": [...]}
+    -> {"op": "cancel"}                       kills the running block (answered by its result)
+    -> {"op": "put", "id", "files": [{"name", "data"}]}  <- {"op": "put_done", "id", "errors"}
+    -> {"op": "ping", "id"}                   <- {"op": "pong", "id"}
+    EOF on stdin, or no request for ``idle_exit_s``: the runner exits (its container with it).
+
+How each block is isolated and cleaned up after: see ``child.py``. The request's
+``timeout_s`` is one budget for all its blocks.
+"""
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+if "__agent_streams_bundle__" not in globals():  # in the sandbox, source() put these first
+    from agent_streams_executor.executors.child import oom_kills, start_child, sweep
+    from agent_streams_executor.executors.workspace import (
+        changed,
+        collect,
+        inside,
+        snapshot,
+        write_file,
+    )
+
+Message = dict[str, Any]
+EXTENSIONS = {"python": "py", "bash": "sh", "sh": "sh"}
+
+
+def source() -> str:
+    """The program the executors run: the bundle's modules' sources, this one last."""
+    here = Path(__file__).parent
+    parts = [(here / name).read_text() for name in ("workspace.py", "child.py", "runner.py")]
+    return "\n".join(["__agent_streams_bundle__ = True", *parts])
+
+
+def send(message: Message) -> None:
+    data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
+class Requests:
+    """Newline-delimited JSON requests read from fd 0 without Python's buffering."""
+
+    def __init__(self) -> None:
+        self.buffer, self.queue, self.eof = b"", list[Message](), False
+
+    def fill(self) -> None:
+        chunk = os.read(0, 1 << 20)
+        self.eof = not chunk
+        *lines, self.buffer = (self.buffer + chunk).split(b"\n")
+        self.queue.extend(json.loads(line) for line in lines if line.strip())
+
+    def cancelled(self) -> bool:
+        """During a run: read what arrived; True on a cancel request or a gone controller."""
+        self.fill()
+        hit = any(message.get("op") == "cancel" for message in self.queue)
+        self.queue = [message for message in self.queue if message.get("op") != "cancel"]
+        return hit or self.eof
+
+    def next(self, timeout: float) -> Message | None:
+        while not self.queue and not self.eof:
+            if not select.select([0], [], [], timeout)[0]:
+                return None
+            self.fill()
+        return self.queue.pop(0) if self.queue else None
+
+
+class Capped:
+    """Keeps the head and the tail of a stream, ``cap`` bytes in all, and counts what was cut."""
+
+    def __init__(self, cap: int) -> None:
+        self.head_cap, self.tail_cap = cap // 2, cap - cap // 2
+        self.head, self.tail, self.total = bytearray(), bytearray(), 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        if len(self.tail) > 2 * self.tail_cap:
+            del self.tail[: len(self.tail) - self.tail_cap]
+
+    def text(self) -> str:
+        tail = self.tail[-self.tail_cap :] if self.tail_cap else b""
+        cut = self.total - len(self.head) - len(tail)
+        body = bytes(self.head)
+        if cut > 0:
+            cap = self.head_cap + self.tail_cap
+            body += f"\n[... {cut} bytes cut: output is capped at {cap} bytes ...]\n".encode()
+        return (body + bytes(tail)).decode("utf-8", "replace")
+
+
+def run_block(
+    block: Message,
+    path: str | None,
+    config: Message,
+    limits: Message,
+    deadline: float,
+    requests: Requests,
+    sinks: tuple[Capped, Capped, Capped],
+) -> tuple[int, str | None]:
+    """Run one block to its end; (exit code, None or why it ended: timeout/cancel/killed:...)."""
+    out, err, both = sinks
+    kills = oom_kills() if config["container"] else 0
+    pid, out_r, err_r = start_child(block, path, config["workdir"], limits)
+    streams = {out_r: out, err_r: err}
+    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    exited, why = False, None
+    while not exited:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            why = "timeout"
+            break
+        waiting = [*streams, 0] + ([pidfd] if pidfd is not None else [])
+        ready = select.select(waiting, [], [], left if pidfd is not None else min(left, 0.02))[0]
+        for fd in ready:
+            if fd in streams:
+                data = os.read(fd, 1 << 16)
+                if data:
+                    streams[fd].add(data)
+                    both.add(data)
+                else:
+                    os.close(fd)
+                    del streams[fd]
+        if 0 in ready and requests.cancelled():
+            why = "cancel"
+            break
+        if pidfd is None or pidfd in ready:  # exited? (not reaped: its group id stays ours)
+            exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)  # the block's process group, before its leader is reaped
+    status = os.waitpid(pid, 0)[1]
+    sweep(config["container"])
+    for fd, sink in streams.items():  # all writers are dead now: drain to EOF
+        while data := os.read(fd, 1 << 16):
+            sink.add(data)
+            both.add(data)
+        os.close(fd)
+    if pidfd is not None:
+        os.close(pidfd)
+    code = os.waitstatus_to_exitcode(status)
+    if why:
+        return (124 if why == "timeout" else 125), why
+    if code < 0:
+        oom = config["container"] and oom_kills() > kills
+        cause = "out of memory (the sandbox's memory limit)" if oom else signal.Signals(-code).name
+        return 128 - code, "killed: " + cause
+    return code, None
+
+
+def handle_run(request: Message, config: Message, requests: Requests) -> None:
+    started = time.monotonic()
+    root, limits = config["workdir"], request["limits"]
+    deadline = started + request["timeout_s"]
+    cap = limits["max_output_bytes"]
+    sinks = out, err, both = Capped(cap), Capped(cap), Capped(cap)
+    before, _ = snapshot(root, limits["max_entries"])
+    exit_code, why, code_file = 0, None, None
+    notes: list[str] = []
+    code_files: set[str] = set()
+    for block in request["blocks"]:
+        language = block["language"]
+        name = block.get("filename") or "tmp_code_{}.{}".format(
+            hashlib.sha256(block["code"].encode()).hexdigest()[:32], EXTENSIONS.get(language, "txt")
+        )
+        path = inside(root, name)
+        problem = None
+        if language not in EXTENSIONS:
+            problem = f"unsupported language {language!r}: use python, bash or sh"
+        elif path is None:
+            problem = f"filename {name!r} is not inside the work dir: nothing was run"
+        else:
+            try:
+                write_file(path, block["code"].encode())
+                code_files.add(os.path.relpath(path, root))
+                code_file = path
+            except OSError as exc:  # a full work dir: python runs from memory, a shell via -c
+                notes.append(f"could not save the code file {name}: {exc.strerror}")
+                path = path if language == "python" else None
+        if problem:
+            for sink in (err, both):
+                sink.add(problem.encode() + b"\n")
+            exit_code = 1
+            break
+        exit_code, why = run_block(block, path, config, limits, deadline, requests, sinks)
+        if exit_code != 0:
+            break
+    after, truncated = snapshot(root, limits["max_entries"])
+    files, file_notes = collect(root, changed(before, after, code_files), limits)
+    notes += file_notes
+    if truncated:
+        notes.append(
+            f"the work dir has over {limits['max_entries']} entries: only the first "
+            "ones were looked at for changed files"
+        )
+    output = both.text()
+    if why == "timeout":
+        output += (
+            f"\nTimeout: the code ran past its {request['timeout_s']:g}s limit and was "
+            "killed (exit code 124)"
+        )
+    elif why == "cancel":
+        output += "\nCancelled: the code was stopped (exit code 125)"
+    elif why:
+        output += f"\nThe code was {why} (exit code {exit_code})"
+    send(
+        {
+            "op": "result",
+            "id": request["id"],
+            "exit_code": exit_code,
+            "output": output,
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "timed_out": why == "timeout",
+            "cancelled": why == "cancel",
+            "duration_s": time.monotonic() - started,
+            "code_file": code_file,
+            "files": files,
+            "notes": notes,
+        }
+    )
+
+
+def handle_put(request: Message, config: Message) -> None:
+    import base64
+
+    errors = []
+    for item in request["files"]:
+        path = inside(config["workdir"], item["name"]) if "/" not in item["name"] else None
+        try:
+            if path is None:
+                raise OSError(0, "not a plain file name inside the work dir")
+            write_file(path, base64.b64decode(item["data"]))
+        except OSError as exc:
+            errors.append(f"{item['name']}: {exc.strerror}")
+    send({"op": "put_done", "id": request["id"], "errors": errors})
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1])
+    config["container"] = config["container"] and os.getpid() == 1  # kill(-1) only as PID 1
+    for directory in config.get("make_dirs", []):
+        os.makedirs(directory, exist_ok=True)
+    config["workdir"] = os.path.realpath(config["workdir"])
+    os.chdir(config["workdir"])
+    if not config["container"] and sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+    preloaded, failed = [], {}
+    for module in config.get("preload", []):
+        try:
+            __import__(module)
+            preloaded.append(module)
+        except Exception as exc:
+            failed[module] = f"{type(exc).__name__}: {exc}"
+    gc.collect()
+    gc.freeze()  # children share the preloaded heap instead of copying it at their first GC
+    send(
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "preloaded": preloaded,
+            "failed": failed,
+        }
+    )
+    requests = Requests()
+    while (request := requests.next(config["idle_exit_s"])) is not None:
+        if request.get("op") == "run":
+            handle_run(request, config, requests)
+        elif request.get("op") == "put":
+            handle_put(request, config)
+        elif request.get("op") == "ping":
+            send({"op": "pong", "id": request.get("id")})
+        elif request.get("op") == "exit":
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception:
+        send({"op": "fatal", "error": traceback.format_exc()[-4000:]})
+        sys.exit(70)

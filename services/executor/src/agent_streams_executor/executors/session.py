@@ -1,0 +1,167 @@
+"""One session's executor over a sandbox that is started on first use and replaced when lost.
+
+Both backends are this class with their own :meth:`SandboxExecutor._launch`: the Docker one
+starts a container, the local one a runner process. The sandbox persists between runs, so files
+and installed state carry over from one turn to the next; runs of one session are serialised.
+A sandbox that dies or stops answering is thrown away and the run's result says so (exit 124
+when it was past the timeout, else 1); the next run starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from agent_streams_executor.executors.base import (
+    EXIT_TIMEOUT,
+    CancellationTokenLike,
+    CodeBlock,
+    CodeResult,
+    ExecutorError,
+    SandboxLostError,
+)
+from agent_streams_executor.executors.channel import RunLimits, RunnerClient
+
+__all__ = ["Sandbox", "SandboxExecutor"]
+
+
+class Sandbox(Protocol):
+    """A started sandbox: a runner to talk to, and a way to destroy it."""
+
+    @property
+    def client(self) -> RunnerClient: ...
+
+    async def destroy(self) -> None:
+        """Kill the sandbox and everything in it; safe to call twice."""
+        ...
+
+
+class SandboxExecutor(ABC):
+    """A :class:`CodeExecutor` for one session, over a lazily started sandbox."""
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        limits: RunLimits,
+        network: bool = False,
+        request_timeout_s: float = 60.0,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.limits = limits
+        self.network = network
+        self.last_used = time.monotonic()
+        self._request_timeout_s = request_timeout_s
+        self._sandbox: Sandbox | None = None
+        self._lock = asyncio.Lock()
+        self._stopped = False
+
+    @abstractmethod
+    async def _launch(self) -> Sandbox:
+        """Start a sandbox, its runner ready; raise :class:`SandboxStartError` if it cannot."""
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    @property
+    def started(self) -> bool:
+        return self._sandbox is not None
+
+    async def start(self) -> None:
+        """Start the sandbox now rather than on the first run."""
+        async with self._lock:
+            await self._ensure()
+
+    async def execute_code_blocks(
+        self,
+        code_blocks: Sequence[CodeBlock],
+        cancellation_token: CancellationTokenLike,
+        *,
+        timeout_s: float | None = None,
+    ) -> CodeResult:
+        """Run ``code_blocks`` in order, stopping at the first failure.
+
+        ``timeout_s`` (default: the executor's) is one wall-clock budget for all the blocks.
+        """
+        budget = timeout_s or self.timeout_s
+        limits = dataclasses.replace(
+            self.limits, rlimits={**self.limits.rlimits, "cpu": math.ceil(budget) + 1}
+        )  # CPU seconds: a backstop behind the wall clock
+        async with self._lock:
+            self.last_used = time.monotonic()
+            try:
+                sandbox = await self._ensure()
+                return await sandbox.client.run(
+                    code_blocks,
+                    timeout_s=budget,
+                    limits=limits,
+                    cancellation_token=cancellation_token,
+                )
+            except SandboxLostError as exc:
+                await self._discard()
+                return _lost(exc)
+            finally:
+                self.last_used = time.monotonic()
+
+    async def put_files(self, files: Mapping[str, bytes]) -> None:
+        """Write input files (plain names) into the work dir before the next run."""
+        if not files:
+            return
+        async with self._lock:
+            sandbox = await self._ensure()
+            try:
+                errors = await sandbox.client.put(files, self._request_timeout_s)
+            except SandboxLostError:
+                await self._discard()
+                raise
+        if errors:
+            raise ExecutorError("could not write input files: " + "; ".join(errors))
+
+    async def restart(self) -> None:
+        """Throw the sandbox away; the next run starts a fresh one with an empty work dir."""
+        await self._discard()
+
+    async def stop(self) -> None:
+        """Destroy the sandbox now, even mid-run (that run then reports a lost sandbox)."""
+        self._stopped = True
+        await self._discard()
+
+    async def stop_if_idle(self, idle_s: float) -> bool:
+        """Stop when unused for ``idle_s`` and not running; True when it was stopped."""
+        if self._lock.locked() or time.monotonic() - self.last_used < idle_s:
+            return False
+        async with self._lock:  # uncontended: taken without yielding, so no run slips in
+            await self.stop()
+        return True
+
+    async def _ensure(self) -> Sandbox:
+        if self._stopped:
+            raise ExecutorError("this executor was stopped")
+        if self._sandbox is None:
+            self._sandbox = await self._launch()
+        return self._sandbox
+
+    async def _discard(self) -> None:
+        sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            await asyncio.shield(sandbox.destroy())
+
+
+def _lost(exc: SandboxLostError) -> CodeResult:
+    if exc.timed_out:
+        text = (
+            f"Timeout: {exc}; the sandbox was replaced and this session's files are lost "
+            "(exit code 124)"
+        )
+        return CodeResult(EXIT_TIMEOUT, text, stderr=text, timed_out=True)
+    text = (
+        f"The sandbox was lost ({exc}); a fresh one starts with the next run and this "
+        "session's files are gone"
+    )
+    return CodeResult(1, text, stderr=text)

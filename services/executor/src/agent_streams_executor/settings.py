@@ -1,0 +1,104 @@
+"""The Executor's settings: one pydantic-settings class, ``EXECUTOR_*`` environment variables.
+
+Every limit is the operator's: a task may ask for a shorter timeout or (where
+``EXECUTOR_ALLOW_NETWORK`` is true) for network access, and for nothing else. Units are in the
+names. Defaults are locked down and run on a laptop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_streams_executor.executors.channel import RunLimits
+
+__all__ = ["ExecutorSettings"]
+
+_MiB = 2**20
+
+
+class ExecutorSettings(BaseSettings):
+    """Where and how generated code runs. Built once in ``main()`` and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore", frozen=True)
+
+    backend: Literal["docker", "local"] = "docker"
+    """``docker`` (a locked-down container per session) or ``local`` (NOT a sandbox)."""
+
+    # the sandbox
+    image: str = "agent-streams/sandbox:latest"
+    sandbox_python: str = "python"
+    sandbox_user: str = "10001:10001"
+    sandbox_workdir: str = "/workspace"
+    preload_modules: list[str] = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"]
+    """Imported once per sandbox by the warm runner; missing ones are skipped."""
+
+    # limits of one run
+    timeout_s: float = Field(60.0, gt=0)
+    max_timeout_s: float = Field(600.0, gt=0)
+    timeout_grace_s: float = Field(5.0, gt=0)
+    """How long past its timeout a sandbox may take to answer before it is thrown away."""
+    max_output_bytes: int = Field(65_536, ge=1024)
+    """Per stream (stdout, stderr, and both interleaved); the middle is cut, with a marker."""
+
+    # limits of one sandbox (container)
+    memory_limit_mb: int = Field(1024, ge=64)
+    cpu_limit_cores: float = Field(1.0, gt=0)
+    pids_limit: int = Field(128, ge=16)
+    workdir_size_mb: int = Field(256, ge=1)
+    workdir_max_files: int = Field(20_000, ge=100)
+    tmp_size_mb: int = Field(128, ge=16)
+    max_open_files: int = Field(1024, ge=64)
+
+    # network: none unless the operator allows tasks to ask for it
+    allow_network: bool = False
+    network_name: str = "bridge"
+
+    # artifacts (files the code creates or changes)
+    artifact_max_file_bytes: int = Field(10 * _MiB, ge=0)
+    artifact_max_run_bytes: int = Field(25 * _MiB, ge=0)
+    artifact_max_files: int = Field(64, ge=0)
+    artifact_ttl_s: int = Field(86_400, ge=1)
+
+    # lifecycle
+    idle_timeout_s: float = Field(600.0, gt=0)
+    """A session's sandbox (and its files) is reaped after this long unused."""
+    max_sessions: int = Field(32, ge=1)
+    warm_spares: int = Field(1, ge=0)
+    """Sandboxes started ahead of need, so that a new session's first run does not wait."""
+    start_timeout_s: float = Field(60.0, gt=0)
+    docker_api_timeout_s: float = Field(30.0, gt=0)
+
+    # the local executor (no Docker)
+    local_root_dir: Path = Path(tempfile.gettempdir()) / "agent-streams-executor"
+    local_env_allowlist: list[str] = ["LANG", "LC_ALL", "LC_CTYPE", "TZ"]
+    """The only names copied from the service's environment into the code's."""
+    local_address_space_mb: int = Field(4096, ge=256)
+
+    @model_validator(mode="after")
+    def _timeouts_fit(self) -> ExecutorSettings:
+        if self.timeout_s > self.max_timeout_s:
+            raise ValueError("timeout_s must not exceed max_timeout_s")
+        return self
+
+    def run_limits(self, *, local: bool) -> RunLimits:
+        """The per-run caps the runner enforces (rlimits: what cgroups do not cover)."""
+        rlimits = {"core": 0, "fsize": self.workdir_size_mb * _MiB, "nofile": self.max_open_files}
+        if local:
+            rlimits["as"] = self.local_address_space_mb * _MiB
+        return RunLimits(
+            max_output_bytes=self.max_output_bytes,
+            max_file_bytes=self.artifact_max_file_bytes,
+            max_run_bytes=self.artifact_max_run_bytes,
+            max_files=self.artifact_max_files,
+            max_entries=self.workdir_max_files + 1000,
+            rlimits=rlimits,
+        )
+
+    def clamp_timeout(self, requested_s: float | None) -> float:
+        """A task's timeout, never above the operator's maximum."""
+        return min(requested_s or self.timeout_s, self.max_timeout_s)
