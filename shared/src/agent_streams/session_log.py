@@ -156,7 +156,11 @@ def decode_log_entry(session: str, entry_id: str, fields: dict[bytes, bytes]) ->
         else:
             version = int(version_text) if version_text.isdigit() else 1
             decoded = _registry.decode(type_, body, version)
-            message = decoded if isinstance(decoded, _KNOWN) else _other(type_, body, "unexpected")
+            message = (
+                decoded
+                if isinstance(decoded, _KNOWN)
+                else _other(type_, body, "not a session message type")
+            )
     except (BadMessageError, ValidationError) as exc:
         message = _other(type_, body, str(exc).splitlines()[0])
     return SessionEvent(

@@ -1,0 +1,462 @@
+"""The Python client: submit a task, follow its session live, save its artifacts.
+
+::
+
+    async with AgentStreamsClient(RuntimeSettings()) as client:
+        session = await client.submit("Plot y = x^2 and save it as plot.png", files=["data.csv"])
+        async for event in client.follow(session):
+            print(event.type, event.message)
+        result = await client.wait(session, timeout=60)
+        paths = await client.save_artifacts(result, "out", session=session)
+
+A task is a ``TaskRequest`` published on the ``tasks`` topic with the session id as topic
+source; everything that happens in the session is read back from the session's log stream
+(see ``session_log``). Input files up to ``INLINE_FILE_BYTES`` travel inline (base64); larger
+ones are stored as content-addressed blobs first and referenced by digest. Operator queries
+(``status``, ``dead_letters``, ``retry_dead_letter``) are delegated to ``admin.Admin``.
+
+Errors (see ``exceptions``): ``QueueFullError`` when the task queue is at its limit,
+``RedisUnavailableError``, ``UnknownSessionError``, ``TaskRejectedError``, ``ArtifactError``;
+``wait`` raises the builtin ``TimeoutError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ._ids import TopicId
+from .admin import Admin, DeadLetter, SystemStatus
+from .exceptions import (
+    ArtifactError,
+    ClientError,
+    RedisUnavailableError,
+    TaskRejectedError,
+    UnknownSessionError,
+)
+from .keys import Keys, validate_name
+from .messages import (
+    TASKS_TOPIC,
+    ArtifactRef,
+    CancelTask,
+    ExecutionOptions,
+    ExecutionResult,
+    InputFile,
+    TaskRequest,
+    TaskResult,
+)
+from .session_log import ErrorEvent, SessionEvent, decode_log_entry
+from .streams.runtime import RedisStreamsRuntime
+from .streams.settings import RuntimeSettings
+
+__all__ = ["INLINE_FILE_BYTES", "MAX_FILE_BYTES", "AgentStreamsClient", "new_session_id"]
+
+INLINE_FILE_BYTES = 48 * 1024
+"""Input files up to this size travel inside the TaskRequest; larger ones become blobs."""
+MAX_FILE_BYTES = 256 * 1024 * 1024
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+_RECONNECT_S = 10.0
+
+
+def new_session_id() -> str:
+    """A fresh session id that sorts by time, e.g. ``20250101-120000-3f9a1c``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
+class AgentStreamsClient:
+    """Submit tasks and follow sessions on one deployment (Redis URL + namespace).
+
+    Use as ``async with``; entering checks that Redis answers (``RedisUnavailableError``).
+
+    Args:
+        settings: connection and namespace; ``RuntimeSettings()`` reads ``AGENT_STREAMS_*``
+            (and ``REDIS_URL``) from the environment.
+    """
+
+    def __init__(self, settings: RuntimeSettings | None = None) -> None:
+        self.settings = settings or RuntimeSettings()
+        self.keys = Keys(self.settings.namespace)
+        self._redis: aioredis.Redis | None = None
+        self._runtime: RedisStreamsRuntime | None = None
+        self._runtime_lock = asyncio.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        self._redis = aioredis.Redis.from_url(
+            self.settings.redis_url, protocol=2, socket_connect_timeout=5
+        )
+        try:
+            with self._translate():
+                await self._redis.ping()
+        except BaseException:
+            await self._redis.aclose()
+            self._redis = None
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the publisher (if one was started) and close the connection pool."""
+        if self._runtime is not None:
+            runtime, self._runtime = self._runtime, None
+            await runtime.stop()
+        if self._redis is not None:
+            redis, self._redis = self._redis, None
+            await redis.aclose()
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise ClientError("use the client as `async with AgentStreamsClient(...)`")
+        return self._redis
+
+    @property
+    def admin(self) -> Admin:
+        return Admin(self.redis, self.keys, stream_maxlen=self.settings.stream_maxlen)
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except _TRANSIENT as exc:
+            raise RedisUnavailableError(_redact(self.settings.redis_url), str(exc)) from exc
+
+    async def _publisher(self) -> RedisStreamsRuntime:
+        # The runtime is the one place that knows the publish format (queue limit check,
+        # trimming, the session-log mirror), so the client publishes through one.
+        async with self._runtime_lock:
+            if self._runtime is None:
+                runtime = RedisStreamsRuntime(self.settings, redis=self.redis)
+                runtime.start()
+                self._runtime = runtime
+                with self._translate():
+                    await runtime.ready()
+            return self._runtime
+
+    async def _publish(self, message: TaskRequest | CancelTask, session: str) -> None:
+        runtime = await self._publisher()
+        with self._translate():
+            await runtime.publish_message(message, TopicId(TASKS_TOPIC, session))
+
+    # -- tasks ----------------------------------------------------------------------------
+    async def submit(
+        self,
+        prompt: str,
+        *,
+        files: Sequence[str | os.PathLike[str]] = (),
+        system_prompt: str | None = None,
+        max_turns: int = 8,
+        timeout_s: float = 900.0,
+        network: bool = False,
+        session: str | None = None,
+    ) -> str:
+        """Publish a task and return its session id.
+
+        Args:
+            prompt: what to do.
+            files: local files placed in the session's work dir before code runs.
+            system_prompt: replaces the assistant's default system prompt.
+            max_turns: model replies before the task ends as ``max_turns``.
+            timeout_s: the task's deadline; it ends as ``deadline`` past it.
+            network: ask for network access in the sandbox (the operator may refuse).
+            session: reuse a session id (e.g. to continue a conversation); default: a new one.
+
+        Raises:
+            QueueFullError: the task queue is at its limit; retry later.
+            ClientError: an unreadable input file or invalid options.
+        """
+        session = session or new_session_id()
+        try:
+            validate_name(session, "session id")
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        inputs = [await self._input_file(Path(p)) for p in files]
+        names = [f.name for f in inputs]
+        if len(set(names)) != len(names):
+            raise ClientError(f"two input files share a name: {sorted(names)}")
+        try:
+            request = TaskRequest(
+                prompt=prompt,
+                system_prompt=system_prompt,
+                max_turns=max_turns,
+                timeout_s=timeout_s,
+                execution=ExecutionOptions(network=network),
+                files=inputs,
+            )
+        except ValidationError as exc:
+            raise ClientError(f"invalid task: {_summary(exc)}") from None
+        await self._publish(request, session)
+        return session
+
+    async def _input_file(self, path: Path) -> InputFile:
+        data = await asyncio.to_thread(_read_input, path)
+        try:
+            if len(data) <= INLINE_FILE_BYTES:
+                return InputFile(name=path.name, content_b64=base64.b64encode(data).decode())
+            return InputFile(name=path.name, digest=await self.put_blob(data))
+        except ValidationError as exc:
+            raise ClientError(f"input file {path}: {_summary(exc)}") from None
+
+    async def cancel(self, session: str, reason: str = "cancelled by user") -> None:
+        """Ask the assistant to end the session as ``cancelled`` (and the executor to kill
+        running code). The ``CancelTask`` and the final ``TaskResult`` show up in ``follow``."""
+        await self._require_session(session)
+        await self._publish(CancelTask(reason=reason), session)
+
+    # -- reading a session ----------------------------------------------------------------
+    async def _require_session(self, session: str) -> str:
+        try:
+            key = self.keys.session(validate_name(session, "session id"))
+        except ValueError as exc:
+            raise UnknownSessionError(session, self.keys.namespace) from exc
+        with self._translate():
+            if not await self.redis.exists(key):
+                raise UnknownSessionError(session, self.keys.namespace)
+        return key
+
+    async def log_position(self, session: str) -> str:
+        """The id of the session log's last entry (``0-0`` when empty): pass it as ``after``
+        to follow only what comes next, e.g. when submitting again to an existing session."""
+        with self._translate():
+            rows = await self.redis.xrevrange(self.keys.session(session), count=1)
+        return _text(rows[0][0]) if rows else "0-0"
+
+    async def follow(
+        self, session: str, *, from_start: bool = True, after: str | None = None
+    ) -> AsyncGenerator[SessionEvent, None]:
+        """Yield the session's events as they happen; stop after the ``TaskResult`` (or an
+        error saying the task itself was rejected).
+
+        Args:
+            session: the session id.
+            from_start: replay what already happened first (else only new events).
+            after: start after this session-log entry id (overrides ``from_start``).
+
+        Raises:
+            UnknownSessionError: no log for this session.
+        """
+        key = await self._require_session(session)
+        cursor = after or ("0-0" if from_start else await self.log_position(session))
+        block_ms = max(self.settings.read_block_ms, 1000)
+        down_since: float | None = None
+        while True:
+            try:
+                response = await self.redis.xread({key: cursor}, block=block_ms, count=200)
+                down_since = None
+            except _TRANSIENT as exc:
+                # Ride out a short Redis restart; the cursor makes the resume exact.
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > _RECONNECT_S:
+                    raise RedisUnavailableError(_redact(self.settings.redis_url), str(exc)) from exc
+                await asyncio.sleep(0.5)
+                continue
+            for entry_id, fields in _stream_entries(response):
+                cursor = _text(entry_id)
+                event = decode_log_entry(session, cursor, fields)
+                yield event
+                if event.is_final:
+                    return
+
+    async def wait(
+        self, session: str, timeout: float | None = None, *, after: str | None = None
+    ) -> TaskResult:
+        """Wait for the session's ``TaskResult``.
+
+        Raises:
+            TimeoutError: none within ``timeout`` seconds.
+            TaskRejectedError: the task itself was rejected; no result will come.
+            UnknownSessionError: no log for this session.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                async with contextlib.aclosing(self.follow(session, after=after)) as events:
+                    async for event in events:
+                        final = self._final(event)
+                        if final is not None:
+                            return final
+        except TimeoutError:
+            raise TimeoutError(f"no result for session {session} within {timeout} s") from None
+        raise ClientError(f"the log of session {session} ended without a result")
+
+    @staticmethod
+    def _final(event: SessionEvent) -> TaskResult | None:
+        """The result carried by a final event; raises for a rejected task."""
+        if isinstance(event.message, TaskResult):
+            return event.message
+        if isinstance(event.message, ErrorEvent) and event.message.rejects_task:
+            raise TaskRejectedError(event.session, event.message.code, event.message.error)
+        return None
+
+    async def replay(self, session: str) -> list[SessionEvent]:
+        """The whole conversation so far, from the session's log, oldest first."""
+        key = await self._require_session(session)
+        events: list[SessionEvent] = []
+        start = "-"
+        while True:
+            with self._translate():
+                rows = _entries(await self.redis.xrange(key, start, "+", count=1000))
+            for entry_id, fields in rows:
+                events.append(decode_log_entry(session, _text(entry_id), fields))
+            if len(rows) < 1000:
+                return events
+            start = "(" + _text(rows[-1][0])
+
+    # -- blobs and artifacts --------------------------------------------------------------
+    async def put_blob(self, data: bytes) -> str:
+        """Store ``data`` content-addressed (expires with the session TTL); returns its digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self._translate():
+            await self.redis.set(self.keys.blob(digest), data, ex=self.settings.session_ttl_s)
+        return digest
+
+    async def get_blob(self, digest: str) -> bytes | None:
+        with self._translate():
+            data = await self.redis.get(self.keys.blob(digest))
+        return data if isinstance(data, bytes) or data is None else str(data).encode()
+
+    async def save_artifacts(
+        self,
+        result: TaskResult | ExecutionResult | Sequence[ArtifactRef],
+        out_dir: str | os.PathLike[str],
+        *,
+        session: str,
+    ) -> list[Path]:
+        """Fetch the result's artifacts and write them to ``out_dir/<session>/<name>``.
+
+        Each blob's sha256 is checked against its digest; a name that would leave the
+        session's folder (absolute, ``..``) is refused. Everything that can be saved is.
+
+        Returns:
+            The paths written.
+
+        Raises:
+            ArtifactError: some artifacts were not saved (``.problems`` says why, ``.saved``
+                lists the ones that were): not stored (over the size cap), expired, corrupt,
+                or an unsafe name.
+        """
+        refs = result if isinstance(result, Sequence) else result.artifacts
+        base = Path(out_dir) / validate_name(session, "session id")
+        saved: list[Path] = []
+        problems: list[str] = []
+        for ref in refs:
+            target = _confined(base, ref.name)
+            if target is None:
+                problems.append(f"{ref.name!r}: unsafe name, not saved")
+                continue
+            if not ref.stored:
+                problems.append(f"{ref.name}: not stored ({ref.note or 'over the size cap'})")
+                continue
+            data = await self.get_blob(ref.digest)
+            if data is None:
+                problems.append(f"{ref.name}: blob {ref.digest[:12]} is gone (expired?)")
+                continue
+            if hashlib.sha256(data).hexdigest() != ref.digest:
+                problems.append(f"{ref.name}: content does not match its sha256, not saved")
+                continue
+            await asyncio.to_thread(_write_atomic, target, data)
+            saved.append(target)
+        if problems:
+            raise ArtifactError(problems, saved)
+        return saved
+
+    # -- operator queries -----------------------------------------------------------------
+    async def status(self) -> SystemStatus:
+        """Per stream: length; per consumer group: lag, pending, consumers and their idle time;
+        plus the error and dead-letter counts."""
+        with self._translate():
+            return await self.admin.status()
+
+    async def dead_letters(self, count: int = 20) -> list[DeadLetter]:
+        """The newest ``count`` dead letters, newest first."""
+        with self._translate():
+            return await self.admin.dead_letters(count)
+
+    async def dead_letter(self, entry_id: str) -> DeadLetter:
+        with self._translate():
+            return await self.admin.dead_letter(entry_id)
+
+    async def retry_dead_letter(self, entry_id: str) -> str:
+        """Put a dead letter back on its original stream; returns the new entry id."""
+        with self._translate():
+            return await self.admin.retry_dead_letter(entry_id)
+
+
+def _read_input(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ClientError(f"input file {path} is {size} bytes, over {MAX_FILE_BYTES}")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ClientError(f"cannot read input file {path}: {exc.strerror or exc}") from None
+
+
+def _confined(base: Path, name: str) -> Path | None:
+    """``base/name`` if ``name`` is a plain relative path that stays inside ``base``."""
+    if not name or "\\" in name or "\x00" in name:
+        return None
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or any(p in ("..", ".") for p in parts):
+        return None
+    target = base.joinpath(*parts)
+    if not target.resolve().is_relative_to(base.resolve()):
+        return None  # a symlink in the way
+    return target
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def _summary(exc: ValidationError) -> str:
+    errs = exc.errors(include_url=False)
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in errs)
+
+
+def _entries(raw: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """XRANGE rows (redis-py types them loosely); a trimmed entry has no fields."""
+    return [(entry_id, fields or {}) for entry_id, fields in raw or ()]
+
+
+def _stream_entries(response: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """The entries of an XREAD response over one stream."""
+    return [row for _stream, rows in response or () for row in _entries(rows)]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
