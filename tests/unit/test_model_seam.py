@@ -73,6 +73,14 @@ def test_openai_is_two_variables(clean_env: pytest.MonkeyPatch) -> None:
     assert "sk-test" not in repr(s) + s.describe()
 
 
+def test_empty_variables_count_as_unset(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("AGENT_STREAMS_MODEL_BASE_URL", "")
+    clean_env.setenv("OPENAI_API_KEY", "sk-test")
+    clean_env.setenv("AGENT_STREAMS_MODEL_NAME", "gpt-4o")
+
+    assert ModelSettings().base_url is None
+
+
 def test_a_key_without_a_model_name_is_a_clear_error(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("OPENAI_API_KEY", "sk-secret-value")
 

@@ -21,7 +21,7 @@ So switching to OpenAI is two variables::
     OPENAI_API_KEY=sk-...  AGENT_STREAMS_MODEL_NAME=gpt-4o
 
 and back to the embedded model is unsetting them. Azure or another OpenAI-compatible service:
-a base URL + key + name.
+a base URL + key + name. An empty variable counts as unset.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class ModelSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AGENT_STREAMS_MODEL_",
         extra="ignore",
+        env_ignore_empty=True,  # compose's `${VAR:-}` passes "": same as unset
         frozen=True,
         populate_by_name=True,
         hide_input_in_errors=True,  # the input holds the API key
