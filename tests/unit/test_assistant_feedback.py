@@ -7,8 +7,10 @@ from agent_streams_assistant.feedback import (
     ERROR_TAIL_LINES,
     OUTPUT_CHARS,
     execution_feedback,
+    fit_history,
     task_prompt,
 )
+from agent_streams_assistant.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
 
 LONG_TRACEBACK = "\n".join(
     ["Traceback (most recent call last):"]
@@ -92,3 +94,22 @@ def test_task_prompt_names_the_input_files() -> None:
     assert task_prompt("Plot it.", files) == (
         "Plot it.\n\nThese files are in the current directory: prices.csv, b.txt"
     )
+
+
+def test_fit_history_keeps_prompt_task_and_latest_whole_turns() -> None:
+    system = SystemMessage(content="S" * 100)
+    task = UserMessage(content="T" * 100, source="user")
+    turns: list[LLMMessage] = []
+    for i in range(5):
+        turns += [
+            AssistantMessage(content=f"{i}" * 300, source="assistant"),
+            UserMessage(content=f"{i}" * 200, source="executor"),
+        ]
+    history = [system, task, *turns]
+
+    assert fit_history(history, 100_000) == history
+    fitted = fit_history(history, 200 + 2 * 500 + 499)  # room for two turns, not three
+    assert fitted == [system, task, *turns[-4:]]
+    # the latest turn is kept even when it alone is over the budget
+    assert fit_history(history, 10) == [system, task, *turns[-2:]]
+    assert fit_history([system, task], 10) == [system, task]

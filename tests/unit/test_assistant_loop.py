@@ -197,3 +197,19 @@ async def test_reply_cut_off_inside_code_is_asked_again() -> None:
     assert request.code_blocks[0].code == "print('short')"
     assert result.status == "max_turns"
     assert result.turns == 2
+
+
+async def test_the_model_reads_only_the_latest_turns_that_fit() -> None:
+    config = AssistantConfig(max_history_chars=1)  # room for nothing: the latest turn only
+    replies = [code_reply("print(1)"), code_reply("print(2)"), code_reply("print(3)"), "3"]
+    async with harness(replies, [ran(0, "1"), ran(0, "2"), ran(0, "3")], config=config) as h:
+        await h.submit(TaskRequest(prompt="count to three"))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.turns == 4
+    assert [len(c) for c in h.model.calls] == [2, 4, 4, 4]
+    last = h.model.calls[3]
+    assert last[1].content == "count to three"
+    assert last[2].content == code_reply("print(3)")
+    assert len(await h.store.history("s1")) == 9  # the store keeps everything

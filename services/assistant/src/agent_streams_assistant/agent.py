@@ -17,6 +17,9 @@ an answer end as ``max_turns``; the task's ``timeout_s`` bounds the whole task (
 is cut at the deadline, and the ``DeadlineSweeper`` ends a task whose executor never answers).
 A ``ModelError`` ends as ``model_error`` with the model client's reason. An unexpected error
 ends as ``failed``; lost connections to Redis are left to the runtime's retries instead.
+
+A ``CancelTask`` that arrives while the model is writing waits for that reply (the runtime runs
+one message at a time per session); while the executor runs code it takes effect at once.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from .endings import Endings
 from .feedback import (
     DEFAULT_SYSTEM_PROMPT,
     execution_feedback,
+    fit_history,
     task_prompt,
     truncated_reply_feedback,
 )
@@ -79,6 +83,8 @@ class AssistantConfig:
 
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_turns: int = 8
+    max_history_chars: int = 12_000
+    """How much of the conversation the model reads (see ``feedback.fit_history``)."""
 
 
 @type_subscription(TASKS_TOPIC)
@@ -164,6 +170,7 @@ class Assistant(RoutedAgent):
         """(ended, state) of the session (state None: not started), after publishing whatever
         an earlier, interrupted attempt still owed."""
         if await self._endings.flush(self.session):
+            log.info("session_already_ended", session=self.session)
             return True, None
         state = await self._store.load(self.session)
         if state is not None and state.has_outbox:
@@ -234,7 +241,8 @@ class Assistant(RoutedAgent):
             try:
                 async with asyncio.timeout(max(0.0, state.deadline - time.time())):
                     reply = await self._model.create(
-                        history, cancellation_token=ctx.cancellation_token
+                        fit_history(history, self._config.max_history_chars),
+                        cancellation_token=ctx.cancellation_token,
                     )
             except TimeoutError:
                 await self._end(state, "deadline", answer=state.last_reply, error=self._late(state))

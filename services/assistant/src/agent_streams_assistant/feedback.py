@@ -13,7 +13,9 @@ is short, leads with the verdict, and ends with one concrete instruction:
   task, reply with the final answer and no code", so that the model stops instead of writing
   yet another script.
 
-Nothing here logs or stores more than it returns; the texts go into the session history.
+The whole conversation is stored, but the model reads at most ``max_history_chars`` of it
+(``fit_history``): the system prompt, the task, and the most recent turns that fit. The embedded
+model has a 4096-token context; a long repair loop would otherwise end in "context too long".
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from dataclasses import dataclass
 
 from agent_streams.messages import ExecutionResult, InputFile
 
+from .models import LLMMessage
+
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "Feedback",
     "execution_feedback",
+    "fit_history",
     "task_prompt",
     "truncated_reply_feedback",
 ]
@@ -105,6 +110,26 @@ def truncated_reply_feedback() -> str:
         "Your reply was cut off before the code block ended. Reply with a shorter, complete "
         "script in one ```python block."
     )
+
+
+def fit_history(history: Sequence[LLMMessage], max_chars: int) -> list[LLMMessage]:
+    """What the model reads: the first two messages (system prompt, task) and the longest
+    suffix of whole turns (a reply and the feedback on it) within ``max_chars`` in all. The
+    latest turn is always kept, even over the budget."""
+    head, rest = list(history[:2]), list(history[2:])
+    budget = max_chars - sum(len(m.content) for m in head)
+    start = len(rest)
+    used = 0
+    # turns end at the end of the history; step back one (reply, feedback) pair at a time
+    while start >= 2:
+        pair = len(rest[start - 2].content) + len(rest[start - 1].content)
+        if used + pair > budget and start < len(rest):
+            break
+        used += pair
+        start -= 2
+    if start == 1 and used + len(rest[0].content) <= budget:
+        start = 0
+    return head + rest[start:]
 
 
 def _tail(text: str) -> str:

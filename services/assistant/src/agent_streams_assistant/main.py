@@ -33,7 +33,11 @@ async def main(settings: AssistantSettings) -> None:
     )
     model = OpenAIChatCompletionClient(settings.model)
     endings = Endings(store, runtime, AGENT_TYPE)
-    config = AssistantConfig(system_prompt=settings.system_prompt, max_turns=settings.max_turns)
+    config = AssistantConfig(
+        system_prompt=settings.system_prompt,
+        max_turns=settings.max_turns,
+        max_history_chars=settings.max_history_chars,
+    )
     await Assistant.register(runtime, AGENT_TYPE, lambda: Assistant(model, store, endings, config))
     sweeper = DeadlineSweeper(
         store,
