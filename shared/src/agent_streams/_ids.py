@@ -41,9 +41,12 @@ class AgentId:
         return cls(type_, key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TopicId:
-    """Where a message is published: ``type`` picks the stream, ``source`` the session."""
+    """Where a message is published: ``type`` picks the stream, ``source`` the session.
+
+    Equality is by value, so ``DefaultTopicId()`` equals the ``TopicId`` it stands for.
+    """
 
     type: str
     source: str
@@ -51,6 +54,14 @@ class TopicId:
     def __post_init__(self) -> None:
         validate_name(self.type, "topic type")
         validate_name(self.source, "topic source")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TopicId):
+            return NotImplemented
+        return (self.type, self.source) == (other.type, other.source)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.source))
 
     def __str__(self) -> str:
         return f"{self.type}/{self.source}"
