@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from .wire import Envelope, parse_entry
 if TYPE_CHECKING:
     from .runtime import RedisStreamsRuntime
 
-__all__ = ["GroupConsumer", "supervise"]
+__all__ = ["GroupConsumer", "cancel_and_wait", "supervise"]
 
 log = structlog.get_logger("agent_streams")
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -57,6 +57,25 @@ async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
         except Exception:
             log.exception("background_loop_failed", loop=name, action="restarting in 1 s")
             await asyncio.sleep(1.0)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until all are done, cancelling again when a cancel was lost.
+
+    On Python 3.11 ``asyncio.wait_for``, which redis-py wraps every command send in when a
+    ``socket_timeout`` is set (its default), drops a cancellation that lands just as the send
+    completes (CPython gh-86296, fixed in 3.12): one ``cancel()`` may not stop a task that talks
+    to Redis, and a plain ``gather`` after it can wait forever.
+    """
+    tasks = list(tasks)
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
 @dataclass(slots=True)
@@ -129,13 +148,9 @@ class GroupConsumer:
         workers = [m.worker for m in self._mailboxes.values() if m.worker is not None]
         if workers:
             _done, pending = await asyncio.wait(workers, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await cancel_and_wait(pending)
         await self._flush_acks()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         for agent_id in list(self._locks_held):
             await self._release_lock(agent_id)
 

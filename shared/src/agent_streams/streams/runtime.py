@@ -38,7 +38,7 @@ from ..exceptions import (
 )
 from ..keys import Keys
 from . import scripts as lua
-from .consumer import GroupConsumer, supervise
+from .consumer import GroupConsumer, cancel_and_wait, supervise
 from .settings import RuntimeSettings
 from .wire import Envelope, build_fields
 
@@ -183,9 +183,7 @@ class RedisStreamsRuntime:
         for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(RuntimeStateError("runtime stopped"))
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self.registry.close_all()
