@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from agent_streams import TopicId
 from agent_streams.messages import RESULTS_TOPIC, ExecutionResult, TaskRequest
 from agent_streams_assistant.models import LLMMessage
-from agent_streams_assistant.session import SessionState
+from agent_streams_assistant.session import Ending, SessionState
 
 
 async def test_redelivered_task_request_adds_no_turn() -> None:
@@ -166,3 +166,29 @@ async def test_unexpected_error_ends_as_failed() -> None:
 
     assert result.status == "failed"
     assert result.error == "internal error in the assistant: ValueError: a bug"
+
+
+async def test_redelivery_after_a_crash_before_the_ending_ends_it_the_same_way() -> None:
+    async with harness(["the answer"]) as h:
+        real_finish = h.store.finish
+        crashes = 0
+
+        async def crash_once(session: str, ending: Ending) -> bool:
+            nonlocal crashes
+            if crashes == 0:
+                crashes += 1
+                raise RedisConnectionError("replica lost Redis before recording the ending")
+            return await real_finish(session, ending)
+
+        h.store.finish = crash_once
+        task = TaskRequest(prompt="question")
+        await h.submit(task)
+        await h.submit(task)  # the redelivery
+        result = await h.record.result()
+        await h.runtime.stop_when_idle()
+
+    assert crashes == 1
+    assert result.status == "completed"
+    assert result.answer == "the answer"
+    assert len(h.model.calls) == 1  # no second model call for a decided task
+    assert len(h.record.results) == 1

@@ -95,8 +95,8 @@ class Assistant(RoutedAgent):
     Args:
         model_client: any ``ChatCompletionClient`` (the OpenAI-compatible one, or a fake).
         store: where sessions live (``RedisSessionStore`` across replicas).
-        config: the operator's defaults.
         endings: how endings are recorded and announced (shared with the deadline sweeper).
+        config: the operator's defaults.
     """
 
     def __init__(
@@ -220,7 +220,9 @@ class Assistant(RoutedAgent):
         """Take the turn the session owes, if it owes one."""
         if state.awaiting_turn is not None:
             return  # the executor has the next move
-        if time.time() >= state.deadline:
+        if state.decided is not None:  # decided and saved, but not yet recorded as the ending
+            await self._end(state, state.decided, answer=state.last_reply, error=state.why)
+        elif time.time() >= state.deadline:
             await self._end(state, "deadline", answer=state.last_reply, error=self._late(state))
         elif state.turn >= state.max_turns:
             code = state.last_exit_code
@@ -295,17 +297,14 @@ class Assistant(RoutedAgent):
                 await self._send_outbox(state)
                 history += [said, ask]
                 continue
+            # The decision is saved with the turn, so that a crash before the ending is
+            # recorded ends the task the same way on redelivery (not with another model call).
+            state.decided = "max_turns" if cut_off else "completed"
+            if cut_off:
+                state.why = "the last reply was cut off at the token limit inside a code block"
             await self._store.save(self.session, state, [said])
             await self._send_outbox(state)
-            if cut_off:
-                await self._end(
-                    state,
-                    "max_turns",
-                    answer=reply.content,
-                    error="the last reply was cut off at the token limit inside a code block",
-                )
-            else:
-                await self._end(state, "completed", answer=reply.content)
+            await self._end(state, state.decided, answer=reply.content, error=state.why)
             return
 
     async def _send_outbox(self, state: SessionState) -> None:

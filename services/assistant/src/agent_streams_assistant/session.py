@@ -8,9 +8,10 @@ Turn bookkeeping that makes handlers safe to re-run (delivery is at-least-once):
 
 * ``awaiting_turn`` is the turn whose ``ExecutionResult`` is expected. A result for any other
   turn is stale (a redelivery, or a late answer) and is ignored.
-* a session with ``awaiting_turn is None`` that has not ended owes a model turn: whichever
-  message arrives next (a redelivered ``TaskRequest``, a stale result) runs it. So a crash
-  between saving and calling the model never strands a session.
+* a session with ``awaiting_turn is None`` that has not ended owes a model turn (or, when
+  ``decided`` is set, the ending a reply already decided): whichever message arrives next (a
+  redelivered ``TaskRequest``, a stale result) does it. So a crash between saving and calling
+  the model, or between saving the answer and recording the ending, never strands a session.
 * what a turn publishes is saved in the state (the *outbox*) before it is published, with
   message ids derived from the task id and the turn, and cleared after: a crash between saving
   and publishing is repaired by the next delivery, and a repeat is recognisable downstream.
@@ -70,6 +71,10 @@ class SessionState(BaseModel):
     last_exit_code: int | None = None
     last_error: str | None = None
     """The last line of the previous failure, to notice a model repeating its mistake."""
+    decided: TaskStatus | None = None
+    """How the task ends, once a reply decided it (``completed``), until the ending is recorded."""
+    why: str | None = None
+    """The error text that goes with ``decided``."""
     outbox_events: list[AssistantTurn] = []
     outbox_request: ExecutionRequest | None = None
 
