@@ -1,8 +1,10 @@
 """The in-process runtime: deterministic, no Redis; for unit tests and one-process demos.
 
 Published messages are delivered in publish order; one agent instance handles one message at a
-time; ``send_message`` calls the handler directly and returns its result. A handler that raises
-on a published message is logged (the Redis runtime retries and dead-letters instead).
+time; ``send_message`` calls the handler directly and returns its result, and raises what the
+Redis runtime raises: ``RemoteHandlerError`` for a handler's exception (the original is its
+``__cause__``), ``CantHandleException`` for a type the agent has no handler for. A handler that
+raises on a published message is logged (the Redis runtime retries and dead-letters instead).
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from ._context import MessageContext
 from ._ids import AgentId, AgentType, TopicId
 from ._runtime import AgentRegistry
 from ._subscription import TypeSubscription
-from .exceptions import RuntimeStateError, UndeliverableException
+from .exceptions import (
+    CantHandleException,
+    RemoteHandlerError,
+    RuntimeStateError,
+    UndeliverableException,
+)
 
 __all__ = ["InProcessRuntime", "SingleThreadedAgentRuntime"]
 
@@ -93,7 +100,13 @@ class InProcessRuntime:
 
         async def call() -> Any:
             async with self._registry.lock(recipient):
-                return await self._registry.deliver(recipient, message, ctx)
+                try:
+                    return await self._registry.deliver(recipient, message, ctx)
+                except CantHandleException:
+                    raise
+                except Exception as exc:
+                    # What the Redis runtime raises too: one contract for both runtimes.
+                    raise RemoteHandlerError(type(exc).__name__, str(exc)) from exc
 
         task = asyncio.ensure_future(call())
         token.link_future(task)

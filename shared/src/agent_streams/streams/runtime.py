@@ -32,6 +32,7 @@ from .._runtime import AgentRegistry
 from .._subscription import TypeSubscription
 from ..exceptions import (
     BadMessageError,
+    CantHandleException,
     QueueFullError,
     RemoteHandlerError,
     RuntimeStateError,
@@ -310,8 +311,9 @@ class RedisStreamsRuntime:
     ) -> Any:
         """Send to one agent (any process) and wait for its handler's return value.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds and ``RemoteHandlerError`` when the
-        handler raised; on timeout or cancellation the remote handler is cancelled too.
+        Raises ``TimeoutError`` after ``timeout`` seconds, ``CantHandleException`` when the agent
+        has no handler for the type and ``RemoteHandlerError`` when the handler raised; on
+        timeout or cancellation the remote handler is cancelled too.
         """
         await self.ready()
         mid = message_id or uuid.uuid4().hex
@@ -345,10 +347,11 @@ class RedisStreamsRuntime:
         finally:
             self._waiters.pop(mid, None)
         if status == "error":
-            raise RemoteHandlerError(
-                reply.get(b"error_type", b"Exception").decode(),
-                reply.get(b"error", b"").decode(),
-            )
+            error_type = reply.get(b"error_type", b"Exception").decode()
+            text = reply.get(b"error", b"").decode()
+            if error_type == CantHandleException.__name__:
+                raise CantHandleException(text)
+            raise RemoteHandlerError(error_type, text)
         return self.registry.messages.decode(
             reply[b"type"].decode(), reply[b"body"], int(reply.get(b"v", b"1"))
         )
