@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Protocol, runtime_checkable
 
+from agent_streams.codeblocks import canonical_language
+
 __all__ = [
     "EXIT_CANCELLED",
     "EXIT_TIMEOUT",
-    "PYTHON_LANGUAGES",
-    "SHELL_LANGUAGES",
     "CancellationTokenLike",
     "CodeBlock",
     "CodeExecutor",
@@ -44,9 +44,6 @@ EXIT_TIMEOUT = 124
 """Exit code of a run killed by its wall-clock timeout (as coreutils ``timeout`` and AutoGen)."""
 EXIT_CANCELLED = 125
 """Exit code of a run stopped by its cancellation token (as AutoGen's local executor)."""
-
-PYTHON_LANGUAGES = frozenset({"python", "py", "python3"})
-SHELL_LANGUAGES = frozenset({"bash", "sh", "shell"})
 
 _FILENAME = re.compile(r"^\s*(?:#|//)\s*filename:\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -143,18 +140,6 @@ class CodeExecutor(Protocol):
     async def stop(self) -> None:
         """Release the sandbox; the executor may not be used afterwards."""
         ...
-
-
-def canonical_language(language: str) -> str | None:
-    """``python`` / ``bash`` / ``sh`` for a supported tag (any case), else None."""
-    tag = language.strip().lower()
-    if tag in PYTHON_LANGUAGES:
-        return "python"
-    if tag in ("bash", "shell"):
-        return "bash"
-    if tag == "sh":
-        return "sh"
-    return None
 
 
 def parse_filename(code: str) -> str | None:

@@ -3,7 +3,7 @@
 Standard library only and free of package imports, like ``workspace.py``: ``runner.source()``
 ships it into the sandbox.
 
-Each block gets what a fresh process gets: a forked child in its own session with its own stdin
+Each block gets what a fresh process gets: a forked child in its own process group, its own stdin
 (/dev/null), stdout and stderr pipes, rlimits, a raised OOM score (the kernel kills the code, not
 the runner), a re-seeded numpy RNG and a new ``__main__``. Python blocks run in that child
 without starting an interpreter, which is what makes ``import numpy`` free; bash/sh blocks exec
@@ -93,11 +93,14 @@ def start_child(
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid:
+        with contextlib.suppress(OSError):  # here too: a kill right after fork() finds the group
+            os.setpgid(pid, pid)
         os.close(out_w)
         os.close(err_w)
         return pid, out_r, err_r
     try:  # the child: never returns to the runner's loop
-        os.setsid()
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # its own process group (no tty anywhere: no new session needed)
         null = os.open(os.devnull, os.O_RDONLY)
         for source_fd, target_fd in ((null, 0), (out_w, 1), (err_w, 2)):
             os.dup2(source_fd, target_fd)

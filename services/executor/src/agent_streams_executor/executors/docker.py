@@ -102,6 +102,11 @@ class DockerExecutorPool(ExecutorPool):
             self.containers, session, network=network, spare=self._take_spare
         )
 
+    async def wait_for_spares(self) -> None:
+        """Wait until the spares being started are up (or failed to start)."""
+        while self._filling:
+            await asyncio.gather(*self._filling, return_exceptions=True)
+
     async def _take_spare(self) -> SandboxContainer | None:
         spare = self._spares.pop(0) if self._spares else None
         self._fill()

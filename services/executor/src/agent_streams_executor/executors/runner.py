@@ -149,8 +149,9 @@ def run_block(
             break
         if pidfd is None or pidfd in ready:  # exited? (not reaped: its group id stays ours)
             exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    with contextlib.suppress(OSError):
-        os.killpg(pid, signal.SIGKILL)  # the block's process group, before its leader is reaped
+    for kill in (os.kill, os.killpg):  # the child and its group, before the child is reaped
+        with contextlib.suppress(OSError):
+            kill(pid, signal.SIGKILL)
     status = os.waitpid(pid, 0)[1]
     sweep(config["container"])
     for fd, sink in streams.items():  # all writers are dead now: drain to EOF
