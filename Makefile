@@ -106,3 +106,10 @@ clean: ## Remove caches and build logs (keeps .venv, images and the rootfs cache
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk 'BEGIN { FS = ":.*## " } { printf "  %-16s %s\n", $$1, $$2 }'
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks (figures side by side with their anchors; not timed tests)
+# ---------------------------------------------------------------------------------------------
+.PHONY: bench-executor
+bench-executor: sync ## Code execution speed vs AutoGen's executors on the sandbox image (RUNS=20)
+	uv run python bench/executor.py --runs $(or $(RUNS),20) --image $(SANDBOX_IMAGE)
