@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -455,3 +456,27 @@ async def test_cli_errors_are_one_line(
     missing = await cli(redis_url, namespace, "submit", "x", "--file", "/nonexistent/in.csv")
     assert missing.code == 7
     assert "cannot read input file /nonexistent/in.csv" in missing.err
+
+
+async def test_cli_ctrl_c_stops_following_and_says_how_to_resume(
+    redis_url: str, namespace: str, start_fake: StartFake
+) -> None:
+    await start_fake()
+    env = {**os.environ, "AGENT_STREAMS_REDIS_URL": redis_url, "AGENT_STREAMS_NAMESPACE": namespace}
+    # As from a terminal: a process started in the background may inherit SIGINT ignored.
+    as_from_a_terminal = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from agent_streams.cli import app; app()"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", as_from_a_terminal, "submit", "wait for cancel", "--session", "int-1",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    while b"assistant, turn 1" not in await asyncio.wait_for(proc.stdout.readline(), 30):
+        pass  # the CLI printed the turn: it is following now
+    proc.send_signal(signal.SIGINT)
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 130
+    assert "stopped following; session int-1 goes on: `agent-streams follow int-1`" in err.decode()
+    assert "Traceback" not in err.decode()

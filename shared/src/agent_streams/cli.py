@@ -65,6 +65,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 6  # this client stopped waiting (--wait); the task may still be running
     CLIENT_ERROR = 7  # Redis unreachable, unknown session, unreadable file, ...
     QUEUE_FULL = 8  # retry later
+    INTERRUPTED = 130  # Ctrl-C; the task goes on running
 
 
 _BY_STATUS = {
@@ -145,7 +146,7 @@ def _run(ctx: typer.Context, body: Callable[[AgentStreamsClient], Awaitable[int]
     except AgentStreamsError as exc:
         _fail(str(exc), ExitCode.CLIENT_ERROR)
     except KeyboardInterrupt:
-        _fail("interrupted", ExitCode.CLIENT_ERROR)
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     raise typer.Exit(code)
 
 
@@ -175,6 +176,15 @@ async def _follow(
             f"no result within {wait_s:g}s; session {session} may still be running: "
             f"`agent-streams follow {session}` or `agent-streams cancel {session}`"
         ) from None
+    except asyncio.CancelledError:  # Ctrl-C: say how to get back to the task
+        printer.close()
+        Console(stderr=True).print(
+            f"stopped following; session {session} goes on: `agent-streams follow {session}` "
+            f"or `agent-streams cancel {session}`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise
     finally:
         printer.close()
     result = final.message if final is not None else None

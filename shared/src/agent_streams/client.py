@@ -264,6 +264,7 @@ class AgentStreamsClient:
         while True:
             try:
                 response = await self.redis.xread({key: cursor}, block=block_ms, count=200)
+                _reraise_lost_cancel()
                 down_since = None
             except _TRANSIENT as exc:
                 # Ride out a short Redis restart; the cursor makes the resume exact.
@@ -402,6 +403,19 @@ class AgentStreamsClient:
         """Put a dead letter back on its original stream; returns the new entry id."""
         with self._translate():
             return await self.admin.retry_dead_letter(entry_id)
+
+
+def _reraise_lost_cancel() -> None:
+    """Honour a cancellation that an awaited call swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (which redis-py wraps around every command it sends
+    while a ``socket_timeout`` is set, its default) drops a cancel that lands as the send
+    completes (CPython gh-86296, fixed in 3.12): Ctrl-C, or an ``asyncio.timeout`` around
+    ``follow``, would then never stop it. The task still counts the request, so look.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _read_input(path: Path) -> bytes:

@@ -157,6 +157,7 @@ class EventPrinter:
     def show(self, event: SessionEvent) -> None:
         self._stop_spinner()
         self._console.print(render_event(event))
+        self._console.file.flush()  # live even when piped (`| tee log`)
         waiting = self._waiting_for(event)
         if waiting and self._console.is_terminal:
             self._status = self._console.status(waiting, spinner="dots")
