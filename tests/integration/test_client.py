@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from agent_streams.client import INLINE_FILE_BYTES, AgentStreamsClient
+from agent_streams.client import AgentStreamsClient
 from agent_streams.exceptions import (
     ArtifactError,
     QueueFullError,
@@ -24,6 +24,7 @@ from agent_streams.exceptions import (
     TaskRejectedError,
     UnknownSessionError,
 )
+from agent_streams.files import INLINE_FILE_BYTES
 from agent_streams.messages import ArtifactRef, AssistantTurn, CancelTask, TaskRequest, TaskResult
 from agent_streams.session_log import ErrorEvent
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
@@ -291,7 +292,7 @@ async def test_dead_letters_list_and_retry(
 async def test_save_artifacts_verifies_digest_and_confines_names(
     client: AgentStreamsClient, tmp_path: Path
 ) -> None:
-    good = await client.put_blob(b"good")
+    good = await client.artifacts.put_blob(b"good")
     corrupt = hashlib.sha256(b"expected").hexdigest()
     await client.redis.set(client.keys.blob(corrupt), b"tampered")
     refs = [
@@ -310,7 +311,7 @@ async def test_save_artifacts_verifies_digest_and_confines_names(
     for needle in (
         "'../escape.txt': unsafe",
         "'/etc/passwd': unsafe",
-        "bad.txt: content",
+        "bad.txt: blob",
         "gone.txt: blob",
         "huge.bin: not stored (too big)",
     ):

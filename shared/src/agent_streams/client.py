@@ -23,14 +23,12 @@ Errors (see ``exceptions``): ``QueueFullError`` when the task queue is at its li
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -42,13 +40,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._ids import TopicId
 from .admin import Admin, DeadLetter, SystemStatus
+from .artifacts import ArtifactStore
 from .exceptions import (
-    ArtifactError,
     ClientError,
     RedisUnavailableError,
     TaskRejectedError,
     UnknownSessionError,
 )
+from .files import INLINE_FILE_BYTES, MAX_FILE_BYTES, input_file, save_artifacts
 from .keys import Keys, validate_name
 from .messages import (
     TASKS_TOPIC,
@@ -56,7 +55,6 @@ from .messages import (
     CancelTask,
     ExecutionOptions,
     ExecutionResult,
-    InputFile,
     TaskRequest,
     TaskResult,
 )
@@ -66,10 +64,7 @@ from .streams.settings import RuntimeSettings
 
 __all__ = ["INLINE_FILE_BYTES", "MAX_FILE_BYTES", "AgentStreamsClient", "new_session_id"]
 
-INLINE_FILE_BYTES = 48 * 1024
-"""Input files up to this size travel inside the TaskRequest; larger ones become blobs."""
-MAX_FILE_BYTES = 256 * 1024 * 1024
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 _RECONNECT_S = 10.0
 
 
@@ -133,6 +128,13 @@ class AgentStreamsClient:
         return self._redis
 
     @property
+    def artifacts(self) -> ArtifactStore:
+        """The deployment's blob store (input files up, artifacts down)."""
+        return ArtifactStore(
+            self.redis, self.keys, ttl_s=self.settings.session_ttl_s, max_file_bytes=MAX_FILE_BYTES
+        )
+
+    @property
     def admin(self) -> Admin:
         return Admin(self.redis, self.keys, stream_maxlen=self.settings.stream_maxlen)
 
@@ -140,7 +142,7 @@ class AgentStreamsClient:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except _TRANSIENT as exc:
+        except _REDIS_DOWN as exc:
             raise RedisUnavailableError(_redact(self.settings.redis_url), str(exc)) from exc
 
     async def _publisher(self) -> RedisStreamsRuntime:
@@ -192,7 +194,8 @@ class AgentStreamsClient:
             validate_name(session, "session id")
         except ValueError as exc:
             raise ClientError(str(exc)) from None
-        inputs = [await self._input_file(Path(p)) for p in files]
+        with self._translate():
+            inputs = [await input_file(self.artifacts, Path(p)) for p in files]
         names = [f.name for f in inputs]
         if len(set(names)) != len(names):
             raise ClientError(f"two input files share a name: {sorted(names)}")
@@ -209,15 +212,6 @@ class AgentStreamsClient:
             raise ClientError(f"invalid task: {_summary(exc)}") from None
         await self._publish(request, session)
         return session
-
-    async def _input_file(self, path: Path) -> InputFile:
-        data = await asyncio.to_thread(_read_input, path)
-        try:
-            if len(data) <= INLINE_FILE_BYTES:
-                return InputFile(name=path.name, content_b64=base64.b64encode(data).decode())
-            return InputFile(name=path.name, digest=await self.put_blob(data))
-        except ValidationError as exc:
-            raise ClientError(f"input file {path}: {_summary(exc)}") from None
 
     async def cancel(self, session: str, reason: str = "cancelled by user") -> None:
         """Ask the assistant to end the session as ``cancelled`` (and the executor to kill
@@ -266,7 +260,7 @@ class AgentStreamsClient:
                 response = await self.redis.xread({key: cursor}, block=block_ms, count=200)
                 _reraise_lost_cancel()
                 down_since = None
-            except _TRANSIENT as exc:
+            except _REDIS_DOWN as exc:
                 # Ride out a short Redis restart; the cursor makes the resume exact.
                 now = time.monotonic()
                 down_since = down_since or now
@@ -325,19 +319,7 @@ class AgentStreamsClient:
                 return events
             start = "(" + _text(rows[-1][0])
 
-    # -- blobs and artifacts --------------------------------------------------------------
-    async def put_blob(self, data: bytes) -> str:
-        """Store ``data`` content-addressed (expires with the session TTL); returns its digest."""
-        digest = hashlib.sha256(data).hexdigest()
-        with self._translate():
-            await self.redis.set(self.keys.blob(digest), data, ex=self.settings.session_ttl_s)
-        return digest
-
-    async def get_blob(self, digest: str) -> bytes | None:
-        with self._translate():
-            data = await self.redis.get(self.keys.blob(digest))
-        return data if isinstance(data, bytes) or data is None else str(data).encode()
-
+    # -- artifacts ----------------------------------------------------------------------
     async def save_artifacts(
         self,
         result: TaskResult | ExecutionResult | Sequence[ArtifactRef],
@@ -347,8 +329,8 @@ class AgentStreamsClient:
     ) -> list[Path]:
         """Fetch the result's artifacts and write them to ``out_dir/<session>/<name>``.
 
-        Each blob's sha256 is checked against its digest; a name that would leave the
-        session's folder (absolute, ``..``) is refused. Everything that can be saved is.
+        Each blob is checked against its sha256; a name that would leave the session's folder
+        (absolute, ``..``) is refused. Everything that can be saved is.
 
         Returns:
             The paths written.
@@ -359,29 +341,8 @@ class AgentStreamsClient:
                 or an unsafe name.
         """
         refs = result if isinstance(result, Sequence) else result.artifacts
-        base = Path(out_dir) / validate_name(session, "session id")
-        saved: list[Path] = []
-        problems: list[str] = []
-        for ref in refs:
-            target = _confined(base, ref.name)
-            if target is None:
-                problems.append(f"{ref.name!r}: unsafe name, not saved")
-                continue
-            if not ref.stored:
-                problems.append(f"{ref.name}: not stored ({ref.note or 'over the size cap'})")
-                continue
-            data = await self.get_blob(ref.digest)
-            if data is None:
-                problems.append(f"{ref.name}: blob {ref.digest[:12]} is gone (expired?)")
-                continue
-            if hashlib.sha256(data).hexdigest() != ref.digest:
-                problems.append(f"{ref.name}: content does not match its sha256, not saved")
-                continue
-            await asyncio.to_thread(_write_atomic, target, data)
-            saved.append(target)
-        if problems:
-            raise ArtifactError(problems, saved)
-        return saved
+        with self._translate():
+            return await save_artifacts(self.artifacts, refs, Path(out_dir), session)
 
     # -- operator queries -----------------------------------------------------------------
     async def status(self) -> SystemStatus:
@@ -416,36 +377,6 @@ def _reraise_lost_cancel() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
-
-
-def _read_input(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ClientError(f"input file {path} is {size} bytes, over {MAX_FILE_BYTES}")
-        return path.read_bytes()
-    except OSError as exc:
-        raise ClientError(f"cannot read input file {path}: {exc.strerror or exc}") from None
-
-
-def _confined(base: Path, name: str) -> Path | None:
-    """``base/name`` if ``name`` is a plain relative path that stays inside ``base``."""
-    if not name or "\\" in name or "\x00" in name:
-        return None
-    parts = PurePosixPath(name).parts
-    if not parts or PurePosixPath(name).is_absolute() or any(p in ("..", ".") for p in parts):
-        return None
-    target = base.joinpath(*parts)
-    if not target.resolve().is_relative_to(base.resolve()):
-        return None  # a symlink in the way
-    return target
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-    tmp.write_bytes(data)
-    tmp.replace(target)
 
 
 def _redact(url: str) -> str:
