@@ -215,10 +215,21 @@ async def test_other_4xx_is_rejected_at_once(status: int, message: str) -> None:
     assert sleep.waits == []
 
 
-async def test_timeouts_every_time_are_unavailable() -> None:
-    server = FakeServer([httpx2.ReadTimeout("read timed out") for _ in range(4)])
+async def test_a_read_timeout_is_unavailable_at_once() -> None:
+    # The server has the request and is busy with it: a retry would queue a second generation.
+    server = FakeServer([httpx2.ReadTimeout("read timed out"), completion()])
+    sleep = FakeSleep()
 
-    with pytest.raises(ModelUnavailable, match="no answer within"):
+    with pytest.raises(ModelUnavailable, match=r"no answer within 5\.0 s \(not retried"):
+        await make_client(server, sleep).create(MESSAGES)
+    assert len(server.requests) == 1
+    assert sleep.waits == []
+
+
+async def test_connect_timeouts_every_time_are_unavailable_after_retries() -> None:
+    server = FakeServer([httpx2.ConnectTimeout("connect timed out") for _ in range(4)])
+
+    with pytest.raises(ModelUnavailable, match=r"4 attempt.*cannot connect.*ConnectTimeout"):
         await make_client(server).create(MESSAGES)
     assert len(server.requests) == 4
 

@@ -7,10 +7,12 @@ HTTP. Which server, key and model: :mod:`agent_streams_assistant.model_settings`
 Retries are ours alone (the package's own are switched off with ``max_retries=0``), so that
 they are bounded, logged and testable:
 
-* retried: 429, 408, 409, 5xx, connection errors and timeouts, with exponential backoff and
-  jitter (:class:`~agent_streams_assistant.backoff.Backoff`); a ``Retry-After`` (or
+* retried: 429, 408, 409, 5xx, connection errors and connect timeouts, with exponential
+  backoff and jitter (:class:`~agent_streams_assistant.backoff.Backoff`); a ``Retry-After`` (or
   ``retry-after-ms``) header replaces the computed wait;
-* never retried: other 4xx -> ``ModelRequestRejected`` at once;
+* never retried: other 4xx -> ``ModelRequestRejected`` at once; a read timeout (the server has
+  the request and is still busy with it: asking again only queues a second generation on a
+  CPU-bound local server) -> ``ModelUnavailable`` at once;
 * bounded by ``max_retries`` AND by ``deadline_s`` for the whole call; each attempt's timeout is
   cut to what is left of the deadline. Budget spent -> ``ModelUnavailable`` (or
   ``ModelRateLimited`` if the last answer was a 429), never a hang.
@@ -135,12 +137,14 @@ class OpenAIChatCompletionClient:
                 if delay is None:
                     raise self._give_up(exc, reason, backoff, started) from exc
             except openai.APIConnectionError as exc:  # includes APITimeoutError
+                if _server_is_working_on_it(exc):
+                    raise ModelUnavailable(
+                        f"model {s.name!r} at {self._where} gave no answer within "
+                        f"{timeout_s:.1f} s (not retried: the server is still busy with the "
+                        "request; raise AGENT_STREAMS_MODEL_TIMEOUT_S for a slow model)"
+                    ) from exc
                 delay = backoff.next_delay()
-                reason = (
-                    f"no answer within {timeout_s:.1f} s"
-                    if isinstance(exc, openai.APITimeoutError)
-                    else f"cannot connect ({_cause(exc)})"
-                )
+                reason = f"cannot connect ({_cause(exc)})"
                 if delay is None:
                     raise self._give_up(exc, reason, backoff, started) from exc
             except openai.OpenAIError as exc:
@@ -215,6 +219,18 @@ def _retry_after_s(response: httpx2.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return when.timestamp() - time.time()
+
+
+def _server_is_working_on_it(exc: openai.APIConnectionError) -> bool:
+    """A read or write timeout: the request reached the server, which is still computing.
+
+    Retrying would queue a second generation behind the abandoned one on a one-slot server
+    such as llama.cpp's, so it is an answer (unavailable), not a reason to retry. Connect and
+    pool timeouts never reached the server and are retried like refused connections.
+    """
+    if not isinstance(exc, openai.APITimeoutError):
+        return False
+    return not isinstance(exc.__cause__, httpx2.ConnectTimeout | httpx2.PoolTimeout)
 
 
 def _detail(exc: openai.APIStatusError) -> str:
