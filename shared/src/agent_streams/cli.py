@@ -79,6 +79,11 @@ _BY_STATUS = {
 
 app = typer.Typer(
     help="Submit tasks to agent-streams, follow them live, and inspect the queues.",
+    epilog=(
+        "Exit status of submit (following) and follow: 0 completed, 1 failed or rejected, "
+        "3 cancelled, 4 deadline, 5 max turns, 6 stopped waiting (--wait), "
+        "7 client error (Redis unreachable, unknown session...), 8 queue full, 130 Ctrl-C."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -102,11 +107,11 @@ def _main(
     redis_url: Annotated[
         str | None,
         typer.Option(
-            help="Redis URL [env AGENT_STREAMS_REDIS_URL or REDIS_URL]", show_default=False
+            help="Redis URL (env AGENT_STREAMS_REDIS_URL or REDIS_URL)", show_default=False
         ),
     ] = None,
     namespace: Annotated[
-        str | None, typer.Option(help="key namespace [env AGENT_STREAMS_NAMESPACE, or agents]")
+        str | None, typer.Option(help="key namespace (env AGENT_STREAMS_NAMESPACE, default agents)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log runtime details")] = False,
 ) -> None:
@@ -227,7 +232,7 @@ def submit(
     system_prompt: Annotated[str | None, typer.Option(help="replace the system prompt")] = None,
     wait: Annotated[
         float | None,
-        typer.Option(help="stop following after S seconds [default: --timeout + 60]"),
+        typer.Option(help="stop following after S seconds (default: --timeout + 60)"),
     ] = None,
 ) -> None:
     """Submit a task; by default follow it live, save its artifacts and exit with its status."""
