@@ -1,4 +1,8 @@
-"""The Executor's settings: one pydantic-settings class, ``EXECUTOR_*`` environment variables.
+"""``ExecutorSettings``: everything the Executor service reads from its environment.
+
+AGENT_STREAMS_*          the runtime (Redis URL, namespace, delivery): RuntimeSettings
+EXECUTOR_*               this class: the backend, the sandbox's limits, artifacts, lifecycle
+EXECUTOR_LOG_LEVEL       log level (or AGENT_STREAMS_LOG_LEVEL)
 
 Every limit is the operator's: a task may ask for a shorter timeout or (where
 ``EXECUTOR_ALLOW_NETWORK`` is true) for network access, and for nothing else. Units are in the
@@ -11,9 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_streams.streams import RuntimeSettings
 from agent_streams_executor.executors.channel import RunLimits
 
 __all__ = ["ExecutorSettings"]
@@ -25,6 +30,14 @@ class ExecutorSettings(BaseSettings):
     """Where and how generated code runs. Built once in ``main()`` and passed down."""
 
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore", frozen=True)
+
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=AliasChoices("EXECUTOR_LOG_LEVEL", "AGENT_STREAMS_LOG_LEVEL", "log_level"),
+    )
+    log_json: bool | None = None
+    """Force JSON (true) or console (false) logs; default: JSON unless stderr is a terminal."""
 
     backend: Literal["docker", "local"] = "docker"
     """``docker`` (a locked-down container per session) or ``local`` (NOT a sandbox)."""

@@ -1,0 +1,176 @@
+"""The Executor agents: run a session's code in its sandbox, answer with the result.
+
+One ``Executor`` instance per session (the topic source is the agent key)::
+
+    code     ExecutionRequest  input files in, blocks run, artifacts stored, result published
+    code     CancelTask        the session is over: its sandbox (and files) go
+    results  ExecutionResult   published with the session as the topic source
+
+Safe to re-run: the result is stored under ``Keys.done("executor", message_id)`` before it is
+published, so a redelivered request (the replica died after running it) is answered from the
+store instead of running the code again.
+
+Cancellation must not wait: the runtime hands one session's messages to its ``Executor`` one at
+a time, so a ``CancelTask`` queued behind a running request would arrive only after the code
+finished. A second agent type, ``ExecutorCanceller`` (its own consumer group on the code topic),
+takes the ``CancelTask`` at once, looks up which request the session is running
+(``Keys.state("executor", session, "running")``, written by whichever replica runs it) and
+publishes that message id on the runtime's cancel channel. The replica running it cancels the
+handler's token, which kills the code (see ``channel.py``). Register the canceller on a runtime
+of its own (``main.py`` does): a runtime keeps one cancellation token per message id, and both
+agent types handle every message of the code topic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+
+from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
+from agent_streams.artifacts import ArtifactStore
+from agent_streams.keys import Keys
+from agent_streams.messages import (
+    CODE_TOPIC,
+    RESULTS_TOPIC,
+    CancelTask,
+    ExecutionRequest,
+    ExecutionResult,
+)
+
+from .executors.base import CodeResult
+from .executors.pool import ExecutorPool
+from .extraction import from_specs
+from .results import artifact_refs, to_execution_result
+
+__all__ = ["AGENT_TYPE", "CANCELLER_TYPE", "Executor", "ExecutorCanceller", "RunRegistry"]
+
+AGENT_TYPE = "executor"
+CANCELLER_TYPE = "executor-cancel"
+
+log = structlog.get_logger("agent_streams_executor")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRegistry:
+    """What Redis knows about the executor's runs: running request per session, stored results."""
+
+    redis: aioredis.Redis
+    keys: Keys
+    result_ttl_s: int
+
+    async def stored_result(self, message_id: str) -> ExecutionResult | None:
+        raw = await self.redis.get(self.keys.done(AGENT_TYPE, message_id))
+        return None if raw is None else ExecutionResult.model_validate_json(raw)
+
+    async def store_result(self, message_id: str, result: ExecutionResult) -> None:
+        key = self.keys.done(AGENT_TYPE, message_id)
+        await self.redis.set(key, result.model_dump_json(), ex=self.result_ttl_s)
+
+    async def mark_running(self, session: str, message_id: str, ttl_s: float) -> None:
+        key = self.keys.state(AGENT_TYPE, session, "running")
+        await self.redis.set(key, message_id, ex=max(1, int(ttl_s)))
+
+    async def clear_running(self, session: str) -> None:
+        await self.redis.delete(self.keys.state(AGENT_TYPE, session, "running"))
+
+    async def running(self, session: str) -> str | None:
+        raw = await self.redis.get(self.keys.state(AGENT_TYPE, session, "running"))
+        return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@type_subscription(CODE_TOPIC)
+class Executor(RoutedAgent):
+    """Runs a session's code blocks in that session's sandbox.
+
+    Args:
+        pool: the sandboxes, one per session (Docker, or local where there is no Docker).
+        artifacts: where input files come from and produced files go.
+        runs: stored results and running requests.
+    """
+
+    def __init__(self, pool: ExecutorPool, artifacts: ArtifactStore, runs: RunRegistry) -> None:
+        super().__init__("Runs code blocks in a locked-down sandbox per session.")
+        self._pool, self._artifacts, self._runs = pool, artifacts, runs
+
+    @property
+    def session(self) -> str:
+        return self.id.key
+
+    @message_handler
+    async def on_request(self, message: ExecutionRequest, ctx: MessageContext) -> None:
+        reply = await self._runs.stored_result(ctx.message_id)
+        if reply is None:
+            reply = await self._execute(message, ctx)
+            await self._runs.store_result(ctx.message_id, reply)
+        else:
+            log.info("execution_replayed", session=self.session, request=ctx.message_id)
+        await self.publish_message(
+            reply, TopicId(RESULTS_TOPIC, self.session), message_id=f"{ctx.message_id}.result"
+        )
+
+    @message_handler
+    async def on_cancel(self, message: CancelTask, ctx: MessageContext) -> None:
+        # Queued behind this session's run, so the code is already over (the canceller stopped
+        # it): what is left is the sandbox, which the ended session no longer needs.
+        await self._pool.close_session(self.session)
+        log.info("session_closed", session=self.session, reason=message.reason[:200])
+
+    async def _execute(self, message: ExecutionRequest, ctx: MessageContext) -> ExecutionResult:
+        started = time.perf_counter()
+        timeout_s = self._pool.settings.clamp_timeout(message.options.timeout_s)
+        files, problems = await self._artifacts.materialise(message.files)
+        if problems:
+            text = "Input files could not be placed, nothing was run:\n" + "\n".join(problems)
+            result = CodeResult(1, text, stderr=text)
+        else:
+            await self._runs.mark_running(self.session, ctx.message_id, timeout_s + 60)
+            try:
+                result = await self._pool.run(
+                    self.session,
+                    from_specs(message.code_blocks),
+                    ctx.cancellation_token,
+                    timeout_s=timeout_s,
+                    network=message.options.network,
+                    files=files,
+                )
+            finally:
+                await self._runs.clear_running(self.session)
+        refs = await artifact_refs(self._artifacts, result.files)
+        log.info(
+            "code_executed",
+            session=self.session,
+            turn=message.turn,
+            blocks=len(message.code_blocks),
+            code_bytes=sum(len(block.code) for block in message.code_blocks),
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            artifacts=len(refs),
+            artifact_bytes=sum(ref.size for ref in refs if ref.stored),
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return to_execution_result(
+            result, turn=message.turn, request_id=ctx.message_id, artifacts=refs
+        )
+
+
+@type_subscription(CODE_TOPIC)
+class ExecutorCanceller(RoutedAgent):
+    """Stops a session's running code as soon as its ``CancelTask`` arrives (any replica)."""
+
+    def __init__(self, runs: RunRegistry) -> None:
+        super().__init__("Stops a session's running code when the session is cancelled.")
+        self._runs = runs
+
+    @message_handler
+    async def on_cancel(self, message: CancelTask, ctx: MessageContext) -> None:
+        running = await self._runs.running(self.id.key)
+        if running is not None:
+            await self._runs.redis.publish(self._runs.keys.cancel_channel, running)
+        log.info("cancel_forwarded", session=self.id.key, running=running)
+
+    @message_handler
+    async def on_request(self, message: ExecutionRequest, ctx: MessageContext) -> None:
+        """Requests are the ``Executor``'s; this group only acknowledges them."""

@@ -1,0 +1,84 @@
+"""The Executor service: ``agent-streams-executor`` (settings: ``settings.ExecutorSettings``).
+
+Wiring only: settings -> logging -> Redis runtime, artifact store, sandbox pool (Docker, or
+local with ``EXECUTOR_BACKEND=local``) -> the Executor and its canceller -> run until SIGTERM,
+drain, then stop every sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import structlog
+from pydantic import ValidationError
+
+from agent_streams.artifacts import ArtifactStore
+from agent_streams.logging import configure_logging
+from agent_streams.service import serve
+from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
+
+from .agent import AGENT_TYPE, CANCELLER_TYPE, Executor, ExecutorCanceller, RunRegistry
+from .executors.base import SandboxStartError
+from .executors.docker import DockerExecutorPool
+from .executors.local import LocalExecutorPool
+from .executors.pool import ExecutorPool
+from .settings import ExecutorSettings
+
+__all__ = ["main", "run"]
+
+
+async def main(settings: ExecutorSettings) -> None:
+    configure_logging(settings.log_level, json=settings.log_json, service="executor")
+    runtime = RedisStreamsRuntime(settings.runtime)
+    artifacts = ArtifactStore(
+        runtime.redis,
+        runtime.keys,
+        ttl_s=settings.artifact_ttl_s,
+        max_file_bytes=settings.artifact_max_file_bytes,
+        max_run_bytes=settings.artifact_max_run_bytes,
+    )
+    runs = RunRegistry(runtime.redis, runtime.keys, result_ttl_s=settings.artifact_ttl_s)
+    pool: ExecutorPool = (
+        LocalExecutorPool(settings)
+        if settings.backend == "local"
+        else DockerExecutorPool(settings, namespace=runtime.keys.namespace)
+    )
+    await pool.start()  # Docker: engine and image checked, orphans removed, spares starting
+    await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, artifacts, runs))
+    # The canceller gets a runtime of its own: the runtime's table of cancellation tokens is
+    # keyed by message id, and both agent types handle every message of the code topic.
+    canceller = RedisStreamsRuntime(canceller_settings(settings))
+    await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
+    canceller.start()
+    await canceller.ready()
+    structlog.get_logger("agent_streams_executor").info(
+        "executor_configured",
+        backend=settings.backend,
+        image=settings.image,
+        memory_limit_mb=settings.memory_limit_mb,
+        cpu_limit_cores=settings.cpu_limit_cores,
+        allow_network=settings.allow_network,
+    )
+    try:
+        await serve(runtime, on_stop=canceller.stop)  # after SIGTERM and a drain of runs
+    finally:
+        await canceller.stop()
+        await pool.aclose()
+
+
+def canceller_settings(settings: ExecutorSettings) -> RuntimeSettings:
+    runtime = settings.runtime
+    return runtime.model_copy(update={"consumer_name": f"{runtime.consumer_name}-cancel"})
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        settings = ExecutorSettings()
+    except ValidationError as exc:
+        sys.exit(f"agent-streams-executor: invalid settings:\n{exc}")
+    try:
+        asyncio.run(main(settings))
+    except SandboxStartError as exc:
+        sys.exit(f"agent-streams-executor: {exc}")
