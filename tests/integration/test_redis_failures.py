@@ -26,6 +26,7 @@ from agent_streams import (
     message_handler,
     type_subscription,
 )
+from agent_streams.messages import CancelTask
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 
 pytestmark = pytest.mark.redis
@@ -301,6 +302,8 @@ async def test_streams_are_trimmed_and_a_full_queue_refuses_publishes(
     assert "queue full" in str(info.value)
     assert info.value.backlog == 50
     assert await redis_client.xlen(stream) == 50  # refused, not accepted and lost
+    await rt.publish_message(CancelTask(), TopicId("jobs", "s"))  # control: always accepted
+    assert await redis_client.xlen(stream) == 51
     await redis_client.xgroup_destroy(stream, "slow-agent")
     unlimited = RedisStreamsRuntime(
         RuntimeSettings(redis_url=redis_url, namespace=namespace, stream_maxlen=200, queue_limit=0)

@@ -172,7 +172,12 @@ class TaskResult(Contract):
 
 
 class CancelTask(Contract):
-    """Stop a session: the assistant ends it as ``cancelled``, the executor kills running code."""
+    """Stop a session: the assistant ends it as ``cancelled``, the executor kills running code.
+
+    A control message: it is accepted even when the topic's queue is full.
+    """
+
+    __agent_streams_control__: ClassVar[bool] = True
 
     reason: Annotated[str, Field(max_length=1000)] = "cancelled by user"
 

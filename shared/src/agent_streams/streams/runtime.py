@@ -63,6 +63,7 @@ class _Write:
     topic: str
     fields: dict[str, str | bytes]
     future: asyncio.Future[str]
+    queue_limit: int
 
 
 class RedisStreamsRuntime:
@@ -95,6 +96,7 @@ class RedisStreamsRuntime:
         self.tokens: dict[str, CancellationToken] = {}
         self._consumers: dict[str, GroupConsumer] = {}
         self._waiters: dict[str, asyncio.Future[tuple[str, dict[bytes, bytes]]]] = {}
+        self._sent_requests = False  # only then is there a reply stream to delete at stop
         self._writes: list[_Write] = []
         self._write_event: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -188,8 +190,9 @@ class RedisStreamsRuntime:
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self.registry.close_all()
-        with contextlib.suppress(*_TRANSIENT):
-            await self.redis.delete(self.keys.reply(self.runtime_id))
+        if self._sent_requests:  # a publish-only process (the client) may not DEL (Redis ACL)
+            with contextlib.suppress(*_TRANSIENT):
+                await self.redis.delete(self.keys.reply(self.runtime_id))
         if self._own_redis:
             await self.redis.aclose()
 
@@ -225,7 +228,11 @@ class RedisStreamsRuntime:
         cancellation_token: CancellationToken | None = None,
         message_id: str | None = None,
     ) -> None:
-        """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit."""
+        """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit.
+
+        Control messages (a class with ``__agent_streams_control__ = True``, e.g. ``CancelTask``)
+        skip the queue limit: a user can always cancel, even while the queue is full.
+        """
         name, body, version = self.registry.messages.encode(message)
         fields = build_fields(
             name,
@@ -236,15 +243,25 @@ class RedisStreamsRuntime:
             sender=sender,
         )
         session = self.keys.session(topic_id.source) if self.settings.session_log else None
-        await self._write(self.keys.topic(topic_id.type), session, topic_id.type, fields)
+        control = getattr(type(message), "__agent_streams_control__", False) is True
+        await self._write(
+            self.keys.topic(topic_id.type), session, topic_id.type, fields, control=control
+        )
 
     async def _write(
-        self, stream: str, session: str | None, topic: str, fields: dict[str, str | bytes]
+        self,
+        stream: str,
+        session: str | None,
+        topic: str,
+        fields: dict[str, str | bytes],
+        *,
+        control: bool = False,
     ) -> str:
         if not self._started or self._stopped or self._write_event is None:
             raise RuntimeStateError("the runtime is not running: call start() first")
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._writes.append(_Write(stream, session, topic, fields, future))
+        limit = 0 if control else self.settings.queue_limit
+        self._writes.append(_Write(stream, session, topic, fields, future, limit))
         self._write_event.set()
         return await future
 
@@ -267,7 +284,7 @@ class RedisStreamsRuntime:
                         for w in batch:
                             args: list[Any] = [
                                 s.stream_maxlen,
-                                s.queue_limit,
+                                w.queue_limit,
                                 s.session_log_maxlen if w.session else 0,
                                 s.session_ttl_s,
                                 w.topic,
@@ -294,7 +311,7 @@ class RedisStreamsRuntime:
                 if isinstance(result, Exception):
                     w.future.set_exception(result)
                 elif result[0] == 0:
-                    w.future.set_exception(QueueFullError(w.stream, int(result[1]), s.queue_limit))
+                    w.future.set_exception(QueueFullError(w.stream, int(result[1]), w.queue_limit))
                 else:
                     w.future.set_result(result[1].decode())
 
@@ -333,6 +350,7 @@ class RedisStreamsRuntime:
             asyncio.get_running_loop().create_future()
         )
         self._waiters[mid] = waiter
+        self._sent_requests = True
         if cancellation_token is not None:
             cancellation_token.link_future(waiter)
         try:
