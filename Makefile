@@ -169,11 +169,14 @@ TEST_ENV = TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=dock
 	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) LLM_IMAGE=$(LLM_IMAGE)
 PYTEST_ARGS ?=
 
-.PHONY: lint format test
+.PHONY: lint schemas format test
 lint: ## ruff check, ruff format --check, mypy --strict
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
+
+schemas: ## Regenerate docs/schemas/*.json (JSON Schema of every message) from the models
+	uv run python -m agent_streams.schema docs/schemas
 
 format: ## Apply ruff's fixes and formatting
 	uv run ruff check --fix .
