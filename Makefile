@@ -159,6 +159,24 @@ demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_
 	$(CLIENT) submit "$(SEED_PROMPT)" --network --out $(OUT) --timeout 900
 
 # ---------------------------------------------------------------------------------------------
+# Redis least privilege (deploy/redis/README.md): one ACL user per service, passwords in .env
+# ---------------------------------------------------------------------------------------------
+REDIS_ACL ?= deploy/redis/users.acl
+ENV_FILE ?= .env
+
+.PHONY: redis-passwords redis-acl
+redis-passwords: ## Add fresh random REDIS_*_PASSWORD lines to .env (only the missing ones)
+	@touch $(ENV_FILE); uv run python deploy/redis/acl.py passwords | while IFS= read -r line; do \
+		name=$${line%%=*}; \
+		if grep -q "^$$name=." $(ENV_FILE); then echo "$(ENV_FILE): $$name kept"; \
+		else sed -i "/^$$name=$$/d" $(ENV_FILE); echo "$$line" >>$(ENV_FILE); \
+			echo "$(ENV_FILE): $$name added"; fi; \
+	done
+
+redis-acl: ## Write deploy/redis/users.acl (Redis ACL users) from the REDIS_*_PASSWORD in the env / .env
+	uv run python deploy/redis/acl.py render --out $(REDIS_ACL) --env-file $(ENV_FILE)
+
+# ---------------------------------------------------------------------------------------------
 # Quality
 # ---------------------------------------------------------------------------------------------
 # Tests get their own Redis via testcontainers from REDIS_IMAGE unless REDIS_URL is set;
