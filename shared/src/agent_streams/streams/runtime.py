@@ -23,6 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._agent import BaseAgent
@@ -292,7 +293,9 @@ class RedisStreamsRuntime:
                             for k, v in w.fields.items():
                                 args += [k, v]
                             keys = [w.stream, w.session] if w.session else [w.stream]
-                            await self.scripts.publish(keys=keys, args=args, client=pipe)
+                            # EVALSHA itself: a Script object in a pipeline makes redis-py send
+                            # SCRIPT EXISTS first, one more round trip on every flush.
+                            pipe.evalsha(self.scripts.publish.sha, len(keys), *keys, *args)
                         results = await pipe.execute(raise_on_error=False)
                     break
                 except _TRANSIENT as exc:
@@ -305,15 +308,21 @@ class RedisStreamsRuntime:
                     if not w.future.done():
                         w.future.set_exception(RedisConnectionError("Redis unreachable"))
                 continue
+            missing: list[_Write] = []
             for w, result in zip(batch, results, strict=True):
                 if w.future.done():
                     continue
-                if isinstance(result, Exception):
+                if isinstance(result, NoScriptError):
+                    missing.append(w)
+                elif isinstance(result, Exception):
                     w.future.set_exception(result)
                 elif result[0] == 0:
                     w.future.set_exception(QueueFullError(w.stream, int(result[1]), w.queue_limit))
                 else:
                     w.future.set_result(result[1].decode())
+            if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load, send again
+                await self.redis.script_load(lua.PUBLISH)
+                self._writes[:0] = missing
 
     # -- request / reply ------------------------------------------------------------------
     async def send_message(
