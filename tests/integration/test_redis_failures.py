@@ -314,3 +314,24 @@ async def test_streams_are_trimmed_and_a_full_queue_refuses_publishes(
     )
     assert await redis_client.xlen(stream) <= 200 + 100  # MAXLEN ~ trims by whole nodes
     await asyncio.gather(rt.stop(), unlimited.stop())
+
+
+async def test_idle_agent_instances_are_closed_and_forgotten(
+    redis_url: str, namespace: str, seen: Seen
+) -> None:
+    seen.want = 3
+    rt = await replica(seen, redis_url, namespace, "r1", agent_idle_evict_s=0.2)
+    for i in range(3):
+        await rt.publish_message(Job(n=i), TopicId("jobs", f"session-{i}"))
+    await asyncio.wait_for(seen.event.wait(), 10)
+    assert rt.registry.instances  # created on demand, one per session
+    for _ in range(200):  # evicted within a few sweep periods
+        if not rt.registry.instances:
+            break
+        await asyncio.sleep(0.02)
+    assert not rt.registry.instances
+    await rt.publish_message(Job(n=9), TopicId("jobs", "session-0"))  # comes back on demand
+    seen.event.clear()
+    seen.want = 4
+    await asyncio.wait_for(seen.event.wait(), 10)
+    await rt.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -79,6 +80,7 @@ class AgentRegistry:
         self.classes: dict[str, type[BaseAgent] | None] = {}
         self.subscriptions: list[TypeSubscription] = []
         self.instances: dict[AgentId, BaseAgent] = {}
+        self._last_used: dict[AgentId, float] = {}
         self._locks: dict[AgentId, asyncio.Lock] = {}
         self.messages = MessageRegistry()
         for cls in CONTRACT_MESSAGES:
@@ -142,11 +144,33 @@ class AgentRegistry:
         """Run the agent's handler with ``ctx`` as the current context. The caller holds the
         agent's lock (one message at a time per AgentId)."""
         agent = await self.get_instance(agent_id)
+        self._last_used[agent_id] = time.monotonic()
         token = set_current_context(ctx)
         try:
             return await agent.on_message(message, ctx)
         finally:
             reset_current_context(token)
+
+    async def evict_idle(self, max_idle_s: float) -> int:
+        """Close and forget instances idle for ``max_idle_s``: a long-running service would
+        otherwise keep one per session forever. State that must outlive an instance belongs in
+        Redis, not in the instance (a replica's death loses the instance anyway)."""
+        cutoff = time.monotonic() - max_idle_s
+        evicted = 0
+        for agent_id, used in list(self._last_used.items()):
+            lock = self._locks.get(agent_id)
+            if used > cutoff or (lock is not None and lock.locked()):
+                continue
+            agent = self.instances.pop(agent_id, None)
+            self._last_used.pop(agent_id, None)
+            self._locks.pop(agent_id, None)
+            if agent is not None:
+                evicted += 1
+                try:
+                    await agent.close()
+                except Exception:
+                    log.exception("agent_close_failed", agent=str(agent_id))
+        return evicted
 
     async def close_all(self) -> None:
         for agent in list(self.instances.values()):

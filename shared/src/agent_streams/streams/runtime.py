@@ -153,9 +153,19 @@ class RedisStreamsRuntime:
             await consumer.ensure_groups()
             consumer.start()
         self._spawn(supervise("replies", self._reply_loop))
+        if self.settings.agent_idle_evict_s:
+            self._spawn(supervise("evict", self._evict_loop))
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(**{self.keys.cancel_channel: self._on_cancel})
         self._spawn(self._pubsub.run())
+
+    async def _evict_loop(self) -> None:
+        idle_s = self.settings.agent_idle_evict_s
+        while True:
+            await asyncio.sleep(max(idle_s / 4, 0.05))
+            evicted = await self.registry.evict_idle(idle_s)
+            if evicted:
+                log.debug("agents_evicted", count=evicted, live=len(self.registry.instances))
 
     @property
     def started(self) -> bool:

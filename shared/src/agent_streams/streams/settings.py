@@ -51,6 +51,9 @@ class RuntimeSettings(BaseSettings):
     reply_ttl_s: int = Field(default=600, ge=1)
 
     drain_grace_s: float = Field(default=30.0, ge=0)
+    agent_idle_evict_s: float = Field(
+        default=600.0, ge=0, description="close agent instances idle this long; 0 keeps them"
+    )
     group_start_id: str = Field(
         default="0",
         description="where a new consumer group starts: 0 = entries already queued are handled",
