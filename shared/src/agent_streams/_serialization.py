@@ -72,7 +72,9 @@ class MessageRegistry:
         if entry is None:
             self.register(cls)
             entry = self._by_cls[cls]
-        return type_name(cls), entry.adapter.dump_json(message), entry.version
+        # exclude_unset: what the sender did not set stays unset, so the receiver's defaults
+        # (e.g. an operator's max_turns) apply instead of the sender's library defaults.
+        return type_name(cls), entry.adapter.dump_json(message, exclude_unset=True), entry.version
 
     def decode(self, name: str, body: bytes | str, version: int = 1) -> Any:
         """Validates ``body`` as the type called ``name``; raises a ``BadMessageError``."""

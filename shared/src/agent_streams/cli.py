@@ -224,7 +224,10 @@ def submit(
     ] = True,
     out: Annotated[Path, typer.Option(help="artifacts go to OUT/<session>/")] = Path("out"),
     timeout: Annotated[float, typer.Option(help="the task's deadline, seconds")] = 900.0,
-    max_turns: Annotated[int, typer.Option(help="model replies before giving up")] = 8,
+    max_turns: Annotated[
+        int | None,
+        typer.Option(help="model replies before giving up (default: the assistant's setting)"),
+    ] = None,
     network: Annotated[bool, typer.Option(help="ask for network access in the sandbox")] = False,
     session: Annotated[
         str | None, typer.Option(help="session id (reuse one to continue it; default: new)")

@@ -169,7 +169,7 @@ class AgentStreamsClient:
         *,
         files: Sequence[str | os.PathLike[str]] = (),
         system_prompt: str | None = None,
-        max_turns: int = 8,
+        max_turns: int | None = None,
         timeout_s: float = 900.0,
         network: bool = False,
         session: str | None = None,
@@ -180,7 +180,8 @@ class AgentStreamsClient:
             prompt: what to do.
             files: local files placed in the session's work dir before code runs.
             system_prompt: replaces the assistant's default system prompt.
-            max_turns: model replies before the task ends as ``max_turns``.
+            max_turns: model replies before the task ends as ``max_turns``; ``None`` leaves
+                it to the assistant's setting (``AGENT_STREAMS_ASSISTANT_MAX_TURNS``).
             timeout_s: the task's deadline; it ends as ``deadline`` past it.
             network: ask for network access in the sandbox (the operator may refuse).
             session: reuse a session id (e.g. to continue a conversation); default: a new one.
@@ -200,13 +201,15 @@ class AgentStreamsClient:
         if len(set(names)) != len(names):
             raise ClientError(f"two input files share a name: {sorted(names)}")
         try:
+            # Fields left out (not defaulted) so the assistant's own settings apply.
+            limits = {"max_turns": max_turns} if max_turns is not None else {}
             request = TaskRequest(
                 prompt=prompt,
                 system_prompt=system_prompt,
-                max_turns=max_turns,
                 timeout_s=timeout_s,
                 execution=ExecutionOptions(network=network),
                 files=inputs,
+                **limits,
             )
         except ValidationError as exc:
             raise ClientError(f"invalid task: {_summary(exc)}") from None
