@@ -86,11 +86,12 @@ def run_python_here(path: str, code: str, workdir: str) -> None:
 
 
 def start_child(
-    block: dict[str, Any], path: str | None, workdir: str, limits: dict[str, Any]
+    block: dict[str, Any], path: str | None, workdir: str, limits: dict[str, Any], local: bool
 ) -> tuple[int, ...]:
     """Fork the child for one block; returns (pid, stdout fd, stderr fd)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    runner = os.getpid()
     pid = os.fork()
     if pid:
         with contextlib.suppress(OSError):  # here too: a kill right after fork() finds the group
@@ -101,6 +102,12 @@ def start_child(
     try:  # the child: never returns to the runner's loop
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)  # its own process group (no tty anywhere: no new session needed)
+        if local:  # die with the runner, however it ends (in a container, everything does)
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+            if os.getppid() != runner:
+                os._exit(137)  # the runner was already gone
         null = os.open(os.devnull, os.O_RDONLY)
         for source_fd, target_fd in ((null, 0), (out_w, 1), (err_w, 2)):
             os.dup2(source_fd, target_fd)

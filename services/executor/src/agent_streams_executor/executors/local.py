@@ -41,6 +41,8 @@ __all__ = ["LocalCommandLineCodeExecutor", "LocalExecutorPool", "scrubbed_enviro
 
 log = logging.getLogger(__name__)
 
+_EXIT_GRACE_S = 3.0
+
 _WARNING = (
     "LocalCommandLineCodeExecutor is NOT a sandbox: generated code runs on this machine as "
     "user %s, with its file system and network. Use the Docker executor for untrusted code."
@@ -98,11 +100,14 @@ class _PipeChannel:
         return message
 
     async def close(self) -> None:
-        await close_quietly(self._stdin)
-        if self._process.returncode is None:
+        await close_quietly(self._stdin)  # EOF: the runner kills what runs, then exits
+        try:
+            async with asyncio.timeout(_EXIT_GRACE_S):
+                await self._process.wait()
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, 9)  # the runner and anything it still has
-        await self._process.wait()
+                os.killpg(self._process.pid, 9)  # children die with it (PR_SET_PDEATHSIG)
+            await self._process.wait()
 
 
 class _LocalRunner:

@@ -124,7 +124,8 @@ def run_block(
     """Run one block to its end; (exit code, None or why it ended: timeout/cancel/killed:...)."""
     out, err, both = sinks
     kills = oom_kills() if config["container"] else 0
-    pid, out_r, err_r = start_child(block, path, config["workdir"], limits)
+    local = not config["container"]
+    pid, out_r, err_r = start_child(block, path, config["workdir"], limits, local)
     streams = {out_r: out, err_r: err}
     pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
     exited, why = False, None
