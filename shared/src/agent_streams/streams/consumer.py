@@ -1,12 +1,14 @@
 """One consumer group (= one agent type) in one process: read, dispatch, ack, heartbeat, reclaim.
 
-Delivery is at-least-once. An entry is acknowledged only after its handler returned (acks are
-batched into one pipeline). Entries this process holds are kept alive by a heartbeat (XCLAIM
-JUSTID resets their idle time) so a long handler is not reclaimed mid-run; entries left by a
-consumer that died are reclaimed by a live one after ``claim_idle_ms``. A handler that raises is
-retried with backoff, and after ``max_deliveries`` the entry goes to the dead-letter stream with
-the error. Bad input is answered on the errors stream and dead-lettered at once (retrying cannot
-fix it).
+Delivery is at-least-once. An entry is acknowledged only after its handler returned. Acks are
+batched: they go out (one XACK per stream, one pipeline) when a worker has no queued message
+left, when a read batch's worth is waiting, or ``_ACK_DELAY_S`` after the first, so a burst
+does not cost one round trip per message. Entries this process holds are kept alive by a
+heartbeat (XCLAIM JUSTID resets their idle time) so a long handler is not reclaimed mid-run;
+entries left by a consumer that died are reclaimed by a live one after ``claim_idle_ms``. A
+handler that raises is retried with backoff, and after ``max_deliveries`` the entry goes to the
+dead-letter stream with the error. Bad input is answered on the errors stream and dead-lettered
+at once (retrying cannot fix it).
 
 One agent instance handles one message at a time: entries are queued per ``AgentId`` and one
 worker drains that queue holding the agent's lock in Redis, so a second replica waits for it.
@@ -43,6 +45,7 @@ __all__ = ["GroupConsumer", "cancel_and_wait", "supervise"]
 
 log = structlog.get_logger("agent_streams")
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+_ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
 
 
 async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
@@ -107,6 +110,8 @@ class GroupConsumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._acks: dict[str, list[str]] = {}
+        self._acks_queued = 0
+        self._ack_timer: asyncio.TimerHandle | None = None
         self._ack_event = asyncio.Event()
         self._locks_held: dict[AgentId, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -250,6 +255,7 @@ class GroupConsumer:
                     while mailbox.items:
                         await self._handle(agent_id, mailbox.items[0])
                         mailbox.items.popleft()
+                    self._ack_event.set()  # nothing queued here: acknowledge what was handled
                 finally:
                     await self._release_lock(agent_id)
         finally:
@@ -378,7 +384,12 @@ class GroupConsumer:
     # -- acks, heartbeat, reclaim -------------------------------------------------------------
     def _queue_ack(self, stream: str, entry_id: str) -> None:
         self._acks.setdefault(stream, []).append(entry_id)
-        self._ack_event.set()
+        self._acks_queued += 1
+        if self._acks_queued >= self._s.read_batch:
+            self._ack_event.set()
+        elif self._ack_timer is None:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(_ACK_DELAY_S, self._ack_event.set)
 
     async def _ack_loop(self) -> None:
         while True:
@@ -387,7 +398,10 @@ class GroupConsumer:
             await self._flush_acks()
 
     async def _flush_acks(self) -> None:
-        acks, self._acks = self._acks, {}
+        acks, self._acks, self._acks_queued = self._acks, {}, 0
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if not acks:
             return
         while True:
