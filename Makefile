@@ -111,9 +111,10 @@ CLIENT = AGENT_STREAMS_REDIS_URL="$${CLIENT_REDIS_URL:-redis://$$($(COMPOSE) por
 	uv run agent-streams
 OUT ?= out
 
-DEMO_PROMPT ?= Create a plot of AAPL vs MSFT stock returns from 2008-01-01 to 2010-03-01 using the \
-monthly prices in stocks.csv (columns symbol, date, price). Plot the cumulative return in percent \
-since the first date, one line per symbol, and save the plot to a file called plot.png.
+# The demo task: one prompt, in examples/demo-prompt.txt, read by `make demo` and by
+# bench/assistant_quality.py (`make bench-quality`), so that what is measured is what is shown.
+DEMO_PROMPT ?= $(file < examples/demo-prompt.txt)
+DEMO_FILE ?= examples/data/stocks.csv
 # The seed task, verbatim (autogen-core's quickstart); it downloads prices, so it needs network.
 SEED_PROMPT ?= Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01.
 
@@ -147,7 +148,7 @@ ps: ## Show the stack's containers and their health
 
 demo: up sync ## The demo: start everything, submit the stock-returns task on examples/data/stocks.csv, follow it; PNG in ./out/
 	@mkdir -p $(OUT)
-	$(CLIENT) submit "$(DEMO_PROMPT)" --file examples/data/stocks.csv --out $(OUT) --timeout 900
+	$(CLIENT) submit "$(DEMO_PROMPT)" --file $(DEMO_FILE) --out $(OUT) --timeout 900
 
 demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_KEY, AGENT_STREAMS_MODEL_NAME, EXECUTOR_ALLOW_NETWORK=true
 	@if [ -z "$(USE_OPENAI)" ] || [ -z "$${AGENT_STREAMS_MODEL_NAME:-}" ]; then \
