@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import docker
 from agent_streams import CancellationToken
 from agent_streams_executor.executors.base import EXIT_TIMEOUT, CodeBlock, CodeResult
 from agent_streams_executor.executors.session import SandboxExecutor
@@ -309,4 +310,21 @@ async def test_cancelling_during_a_fork_bomb(make: Make) -> None:
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     result = await executor.execute_code_blocks([CodeBlock(bomb)], token, timeout_s=20)
     assert result.cancelled
+    await still_serving(executor)
+
+
+@pytest.mark.docker
+async def test_a_frozen_sandbox_is_replaced_by_the_outer_timeout(
+    make: Make, docker_engine: docker.DockerClient
+) -> None:
+    """The wall clock is enforced from outside too: a sandbox that stops answering is dropped."""
+    executor = await make("docker", timeout_grace_s=1.0)
+    container_id = executor._sandbox.container_id  # type: ignore[union-attr]
+    running = asyncio.ensure_future(run(executor, "import time\ntime.sleep(30)", timeout_s=1))
+    docker_engine.api.pause(container_id)  # every process in it stops, the runner too
+    result = await running
+    assert (result.exit_code, result.timed_out) == (EXIT_TIMEOUT, True)
+    assert "did not answer" in result.output
+    with pytest.raises(docker.errors.NotFound):
+        docker_engine.containers.get(container_id)
     await still_serving(executor)

@@ -186,3 +186,17 @@ def test_paths_are_confined_to_the_work_dir(tmp_path: Path) -> None:
 )
 def test_filename_comment_on_the_first_line(code: str, name: str | None) -> None:
     assert parse_filename(code) == name
+
+
+async def test_a_runner_that_stops_answering_is_replaced_by_the_outer_timeout(
+    tmp_path: Path,
+) -> None:
+    executor = LocalCommandLineCodeExecutor(tmp_path / "work", timeout_s=1, grace_s=1)
+    try:
+        freeze = "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(30)"
+        result = await executor.execute_code_blocks([CodeBlock(freeze)], CancellationToken())
+        assert (result.exit_code, result.timed_out) == (124, True)
+        assert "did not answer" in result.output
+        assert await run(executor, "print('fresh runner')") == "fresh runner\n"
+    finally:
+        await executor.stop()
