@@ -46,8 +46,8 @@ async def main(settings: ExecutorSettings) -> None:
     )
     await pool.start()  # Docker: engine and image checked, orphans removed, spares starting
     await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, artifacts, runs))
-    # The canceller gets a runtime of its own: the runtime's table of cancellation tokens is
-    # keyed by message id, and both agent types handle every message of the code topic.
+    # The canceller gets a runtime of its own so that it keeps reading cancels while the
+    # executor's runtime drains its runs after SIGTERM; it stops last.
     canceller = RedisStreamsRuntime(canceller_settings(settings))
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     canceller.start()

@@ -285,7 +285,8 @@ class GroupConsumer:
             message_id=env.message_id,
             delivery=item.delivery,
         )
-        self._rt.tokens[env.message_id] = token
+        # Several agent types in one process may handle the same entry: one token each.
+        self._rt.tokens.setdefault(env.message_id, set()).add(token)
         try:
             while True:
                 task = asyncio.get_running_loop().create_task(
@@ -341,7 +342,11 @@ class GroupConsumer:
                 item.delivery += 1
                 ctx.delivery = item.delivery
         finally:
-            self._rt.tokens.pop(env.message_id, None)
+            held = self._rt.tokens.get(env.message_id)
+            if held is not None:
+                held.discard(token)
+                if not held:
+                    del self._rt.tokens[env.message_id]
         self._log(env, agent_id, item.delivery, outcome, started)
 
     def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:

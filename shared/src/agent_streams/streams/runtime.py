@@ -94,7 +94,7 @@ class RedisStreamsRuntime:
             renew=self.redis.register_script(lua.RENEW_LOCK),
         )
         self.runtime_id = uuid.uuid4().hex
-        self.tokens: dict[str, CancellationToken] = {}
+        self.tokens: dict[str, set[CancellationToken]] = {}
         self._consumers: dict[str, GroupConsumer] = {}
         self._waiters: dict[str, asyncio.Future[tuple[str, dict[bytes, bytes]]]] = {}
         self._sent_requests = False  # only then is there a reply stream to delete at stop
@@ -403,8 +403,7 @@ class RedisStreamsRuntime:
             log.warning("cancel_not_sent", id=message_id, error=str(exc))
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
-        token = self.tokens.get(message["data"].decode())
-        if token is not None:
+        for token in list(self.tokens.get(message["data"].decode(), ())):
             token.cancel()
 
     async def rpc_expired(self, env: Envelope) -> bool:
