@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
-import docker
 from agent_streams_executor.executors.containers import LABEL_SANDBOX
 from agent_streams_executor.executors.docker import DockerExecutorPool
 from agent_streams_executor.executors.local import LocalExecutorPool

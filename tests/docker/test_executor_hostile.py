@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import docker
 import pytest
 
-import docker
 from agent_streams import CancellationToken
 from agent_streams_executor.executors.base import EXIT_TIMEOUT, CodeBlock, CodeResult
 from agent_streams_executor.executors.session import SandboxExecutor

@@ -10,9 +10,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import docker
 import pytest
 
-import docker
 from agent_streams import CancellationToken
 from agent_streams_executor.executors.base import CodeBlock
 from agent_streams_executor.executors.containers import LABEL_OWNER, LABEL_POOL, LABEL_SANDBOX

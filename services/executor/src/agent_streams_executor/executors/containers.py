@@ -26,10 +26,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import docker
 import requests
 from docker.types import LogConfig, Ulimit
 
-import docker
 from agent_streams_executor.executors.base import SandboxLostError, SandboxStartError
 from agent_streams_executor.executors.channel import Message, RunnerClient, close_quietly, encode
 from agent_streams_executor.executors.runner import source

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import docker
+
 from agent_streams_executor.executors.base import SandboxLostError, SandboxStartError
 from agent_streams_executor.executors.containers import (
     DOCKER_ERRORS,
