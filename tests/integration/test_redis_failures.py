@@ -330,8 +330,8 @@ async def test_idle_agent_instances_are_closed_and_forgotten(
             break
         await asyncio.sleep(0.02)
     assert not rt.registry.instances
-    await rt.publish_message(Job(n=9), TopicId("jobs", "session-0"))  # comes back on demand
-    seen.event.clear()
+    seen.event.clear()  # before publishing: the handler may run before publish returns
     seen.want = 4
+    await rt.publish_message(Job(n=9), TopicId("jobs", "session-0"))  # comes back on demand
     await asyncio.wait_for(seen.event.wait(), 10)
     await rt.stop()
