@@ -284,25 +284,32 @@ class RedisStreamsRuntime:
             await self._flush_writes()
 
     async def _flush_writes(self) -> None:
-        """Every publish waiting now goes out in one pipeline (automatic batching)."""
+        """Every publish waiting now goes out in one pipeline (automatic batching), with one
+        EVALSHA per stream and session: packing and parsing per command, not per message, is
+        what bounds a publisher's rate."""
         while self._writes:
             batch, self._writes = self._writes[:1000], self._writes[1000:]
+            groups: dict[tuple[str, str | None, str, int], list[_Write]] = {}
+            for w in batch:
+                groups.setdefault((w.stream, w.session, w.topic, w.queue_limit), []).append(w)
             s = self.settings
             results: list[Any] = []
             for attempt in range(8):
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        for w in batch:
+                        for (stream, session, topic, limit), writes in groups.items():
                             args: list[Any] = [
                                 s.stream_maxlen,
-                                w.queue_limit,
-                                s.session_log_maxlen if w.session else 0,
+                                limit,
+                                s.session_log_maxlen if session else 0,
                                 s.session_ttl_s,
-                                w.topic,
+                                topic,
                             ]
-                            for k, v in w.fields.items():
-                                args += [k, v]
-                            keys = [w.stream, w.session] if w.session else [w.stream]
+                            for w in writes:
+                                args.append(2 * len(w.fields))
+                                for k, v in w.fields.items():
+                                    args += [k, v]
+                            keys = [stream, session] if session else [stream]
                             # EVALSHA itself: a Script object in a pipeline makes redis-py send
                             # SCRIPT EXISTS first, one more round trip on every flush.
                             pipe.evalsha(self.scripts.publish.sha, len(keys), *keys, *args)
@@ -319,17 +326,24 @@ class RedisStreamsRuntime:
                         w.future.set_exception(RedisConnectionError("Redis unreachable"))
                 continue
             missing: list[_Write] = []
-            for w, result in zip(batch, results, strict=True):
-                if w.future.done():
-                    continue
+            for ((stream, _session, _topic, limit), writes), result in zip(
+                groups.items(), results, strict=True
+            ):
                 if isinstance(result, NoScriptError):
-                    missing.append(w)
+                    missing.extend(writes)
                 elif isinstance(result, Exception):
-                    w.future.set_exception(result)
-                elif result[0] == 0:
-                    w.future.set_exception(QueueFullError(w.stream, int(result[1]), w.queue_limit))
+                    for w in writes:
+                        if not w.future.done():
+                            w.future.set_exception(result)
                 else:
-                    w.future.set_result(result[1].decode())
+                    backlog, *entry_ids = result
+                    for w, entry_id in zip(writes, entry_ids, strict=True):
+                        if w.future.done():
+                            continue
+                        if entry_id == 0:
+                            w.future.set_exception(QueueFullError(stream, int(backlog), limit))
+                        else:
+                            w.future.set_result(entry_id.decode())
             if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load, send again
                 await self.redis.script_load(lua.PUBLISH)
                 self._writes[:0] = missing

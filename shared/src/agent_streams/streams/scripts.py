@@ -1,14 +1,17 @@
 """Lua scripts: each does in one atomic round trip what would otherwise race.
 
-PUBLISH refuses a publish when any consumer group's backlog (undelivered ``lag`` + delivered but
-unacknowledged ``pending``) is at the limit, appends with approximate MAXLEN trimming, and
-mirrors the entry into the session log stream (for follow / replay).
+PUBLISH appends a batch of entries to one stream (``ARGV[6:]``: per entry its field count, then
+its fields), with approximate MAXLEN trimming, and mirrors each into the session log stream (for
+follow / replay). It refuses the entries past the queue limit: a consumer group's backlog
+(undelivered ``lag`` + delivered but unacknowledged ``pending``) counts the batch's own entries.
+Returns ``{backlog before the batch, entry id or 0 (refused) per entry}``.
 """
 
 from __future__ import annotations
 
 PUBLISH = """
 local limit = tonumber(ARGV[2])
+local backlog = 0
 if limit > 0 then
   local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
   if ok then
@@ -19,22 +22,32 @@ if limit > 0 then
         elseif g[i] == 'lag' then lag = g[i + 1] end
       end
       if not lag then lag = 0 end
-      if pending + lag >= limit then
-        return {0, pending + lag}
-      end
+      if pending + lag > backlog then backlog = pending + lag end
     end
   end
 end
-local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
-if KEYS[2] and ARGV[3] ~= '0' then
-  fields[#fields + 1] = 'topic'
-  fields[#fields + 1] = ARGV[5]
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+local mirror = KEYS[2] ~= nil and ARGV[3] ~= '0'
+local out = {backlog}
+local i = 6
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local fields = {}
+  for j = i + 1, i + n do fields[#fields + 1] = ARGV[j] end
+  i = i + n + 1
+  if limit > 0 and backlog >= limit then
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+    backlog = backlog + 1
+    if mirror then
+      fields[#fields + 1] = 'topic'
+      fields[#fields + 1] = ARGV[5]
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+    end
+  end
 end
-return {1, id}
+if mirror then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+return out
 """
 
 # Release / renew a lock only if we still hold it (the token is ours).
