@@ -124,7 +124,7 @@ BAD_INPUTS: list[tuple[str, dict[str, str | bytes], str]] = [
     ("extra field", {"type": "Job", "body": '{"n": 1, "z": 2}', "source": "s"}, "invalid_message"),
     ("missing type", {"body": '{"n": 1}', "source": "s"}, "invalid_message"),
     ("missing body", {"type": "Job", "source": "s"}, "invalid_message"),
-    ("missing source", {"type": "Job", "body": '{"n": 1}'}, "bad_message"),
+    ("missing source", {"type": "Job", "body": '{"n": 1}'}, "invalid_message"),
     (
         "oversized body",
         {"type": "Job", "body": '{"n": 1, "p": "' + "x" * 5000 + '"}', "source": "s"},

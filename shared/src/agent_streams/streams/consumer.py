@@ -35,7 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .._cancellation import CancellationToken
 from .._context import MessageContext
 from .._ids import AgentId, TopicId
-from ..exceptions import BadMessageError
+from ..exceptions import BadMessageError, InvalidMessage
 from .wire import Envelope, parse_entry
 
 if TYPE_CHECKING:
@@ -218,15 +218,21 @@ class GroupConsumer:
         try:
             env = parse_entry(stream, entry_id, fields, max_body_bytes=self._s.max_body_bytes)
             message = self._rt.registry.messages.decode(env.type, env.body, env.version)
+            # The reply goes wherever reply_to says: only this namespace's reply streams, or
+            # an entry could make a service write into a topic or outside the namespace.
+            replies = self._rt.keys.reply("")
+            if env.reply_to is not None and not env.reply_to.startswith(replies):
+                raise InvalidMessage(
+                    f"field 'reply_to' must name a reply stream ({replies}<runtime id>), "
+                    f"got {env.reply_to[:200]!r}"
+                )
+            if env.source is None and self.streams.get(stream) is not None:
+                raise InvalidMessage("missing field 'source' (the topic source / session id)")
         except BadMessageError as exc:
             self._spawn(self._reject(stream, entry_id, fields, exc))
             return
         topic = self.streams.get(stream)
-        if topic is not None:
-            if env.source is None:
-                exc2 = BadMessageError("missing field 'source' (the topic source / session id)")
-                self._spawn(self._reject(stream, entry_id, fields, exc2))
-                return
+        if topic is not None and env.source is not None:  # a topic entry has one (see above)
             agent_id = AgentId(self.agent_type, env.source)
             if env.sender == agent_id:  # a publisher never receives its own publish
                 self._queue_ack(stream, entry_id)
