@@ -178,6 +178,16 @@ redis-acl: ## Write deploy/redis/users.acl (Redis ACL users) from the REDIS_*_PA
 	uv run python deploy/redis/acl.py render --out $(REDIS_ACL) --env-file $(ENV_FILE)
 
 # ---------------------------------------------------------------------------------------------
+# Proofs (RELIABILITY.md): the suites behind what is promised, printing their figures
+# ---------------------------------------------------------------------------------------------
+.PHONY: bad-input acl-test
+bad-input: ## Bad-input suite: 65 hostile entries vs the real services as processes; prints the table
+	$(TEST_ENV) uv run pytest tests/integration/test_bad_input_suite.py -q
+
+acl-test: ## Least-privilege suite: each service under its Redis ACL user; forbidden actions refused
+	$(TEST_ENV) uv run pytest tests/integration/test_redis_acl.py -q
+
+# ---------------------------------------------------------------------------------------------
 # Quality
 # ---------------------------------------------------------------------------------------------
 # Tests get their own Redis via testcontainers from REDIS_IMAGE unless REDIS_URL is set;
