@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.exceptions import NoPermissionError, ResponseError
 
 from agent_streams import (
+    AgentId,
     MessageContext,
     QueueFullError,
     RoutedAgent,
@@ -353,6 +354,32 @@ async def test_cancel_and_deadline_kill_running_code_under_acl_users(
             await asyncio.sleep(0.05)
 
 
+async def test_services_answer_bad_input_and_requests_under_their_users(
+    acl_redis: AclRedis, stack: Stack, operator: aioredis.Redis
+) -> None:
+    keys = Keys(acl_redis.namespace)
+    s = session_id()
+    # Bad input on `tasks`: the assistant user writes the error, the dead letter, the log entry.
+    await operator.xadd(keys.topic(TASKS_TOPIC), {"type": "TaskRequest", "body": "{", "source": s})
+    reader = acl_redis.connect("client")
+    await wait_for_dead_letters(reader, keys, {s})
+    await reader.aclose()
+    async with AgentStreamsClient(acl_redis.settings("client")) as client:
+        [letter] = [d for d in await client.dead_letters(50) if d.source == s]
+        log = await client.replay(s)
+    assert (letter.group, letter.code) == (AGENT_TYPE, "invalid_message")
+    assert [e.type for e in log] == ["Error"]
+    # A request (send_message) to the executor's canceller: answered on the caller's reply
+    # stream under the executor user. Only the operator may write inboxes.
+    caller = RedisStreamsRuntime(acl_redis.settings("default"))
+    caller.start()
+    try:
+        reply = await caller.send_message(CancelTask(), AgentId(CANCELLER_TYPE, s), timeout=10)
+    finally:
+        await caller.stop()
+    assert reply is None
+
+
 async def test_the_assistant_store_works_under_the_assistant_user(acl_redis: AclRedis) -> None:
     client = acl_redis.connect("assistant")
     store = RedisSessionStore(client, Keys(acl_redis.namespace), ttl_s=60)
@@ -613,6 +640,8 @@ def forbidden(ns: str) -> list[tuple[str, str, tuple[Any, ...]]]:
             ("XREADGROUP", "GROUP", "executor", "a", "STREAMS", k.topic(CODE_TOPIC), ">"),
         ),
         ("assistant", "delete tasks", ("DEL", k.topic(TASKS_TOPIC))),
+        ("assistant", "write tasks", ("XADD", k.topic(TASKS_TOPIC), "*", *entry)),
+        ("assistant", "publish a cancel", ("PUBLISH", k.cancel_channel, "some-id")),
     ]
     return rows
 

@@ -85,10 +85,12 @@ _CONSUME = (
 _PUBLISH = ("evalsha", "xadd", "xinfo|groups")
 # The one-agent-at-a-time lock: SET NX PX, then release / renew scripts (GET + DEL / PEXPIRE).
 _LOCK = ("set", "get", "del", "pexpire", "evalsha")
-# Request/reply between agents: answer on the caller's reply stream, read and drop one's own,
-# mark a message cancelled and check the mark.
-_REPLY = ("xadd", "expire", "xread", "del")
-_CANCELLED = ("set", "exists")
+# Answering send_message (request/reply) callers: reply on the caller's reply stream, check
+# whether the caller cancelled; every runtime also reads its own reply stream. Sending requests
+# (SET on cancelled:*, PUBLISH, DEL of one's reply stream at stop) is not granted: no service
+# sends any.
+_REPLY = ("xadd", "expire", "xread")
+_CANCELLED = ("exists",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,7 @@ def _agent_grants(
             keys=tuple(keys.lock(a, "*") for a in agent_types),
         ),
         Grant("answer send_message callers", _REPLY, keys=(keys.reply("*"),)),
-        Grant("cancellation marks", _CANCELLED, keys=(keys.cancelled("*"),)),
+        Grant("see a caller's cancellation", _CANCELLED, read_keys=(keys.cancelled("*"),)),
     ]
 
 
@@ -206,7 +208,7 @@ def users_for(
     assistant = UserSpec(
         name="assistant",
         summary="the Assistant service: model loop, session state, deadlines",
-        commands=(*_BASE, "publish", "multi", "exec", "discard"),
+        commands=(*_BASE, "multi", "exec", "discard"),
         channels=(keys.cancel_channel,),
         grants=(
             *_agent_grants(keys, assistant_types, (TASKS_TOPIC, RESULTS_TOPIC)),
@@ -237,7 +239,8 @@ def users_for(
     executor = UserSpec(
         name="executor",
         summary="the Executor service: runs code, stores artifacts, answers redeliveries",
-        commands=(*_BASE, "publish", "multi", "exec", "discard"),
+        # PUBLISH: the canceller forwards a session's cancel to the replica running its code.
+        commands=(*_BASE, "publish"),
         channels=(keys.cancel_channel,),
         grants=(
             *_agent_grants(keys, executor_types, (CODE_TOPIC,)),
