@@ -12,6 +12,9 @@ at once (retrying cannot fix it).
 
 One agent instance handles one message at a time: entries are queued per ``AgentId`` and one
 worker drains that queue holding the agent's lock in Redis, so a second replica waits for it.
+The lock is kept ``_LOCK_LINGER_S`` after the queue runs dry: the agent's next message (an RPC
+loop, a conversation's next turn, a burst) then costs no SET NX and no release round trip, and
+another replica waits at most that much longer for it.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = ["GroupConsumer", "cancel_and_wait", "supervise"]
 log = structlog.get_logger("agent_streams")
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 _ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
+_LOCK_LINGER_S = 0.05  # an idle agent's lock is released this long after its last message
 
 
 async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
@@ -114,6 +118,7 @@ class GroupConsumer:
         self._ack_timer: asyncio.TimerHandle | None = None
         self._ack_event = asyncio.Event()
         self._locks_held: dict[AgentId, str] = {}
+        self._lock_timers: dict[AgentId, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
@@ -156,6 +161,8 @@ class GroupConsumer:
             await cancel_and_wait(pending)
         await self._flush_acks()
         await cancel_and_wait(self._tasks)
+        for timer in self._lock_timers.values():
+            timer.cancel()
         for agent_id in list(self._locks_held):
             await self._release_lock(agent_id)
 
@@ -256,14 +263,23 @@ class GroupConsumer:
     async def _drain(self, agent_id: AgentId, mailbox: _Mailbox) -> None:
         try:
             async with self._rt.registry.lock(agent_id):
-                await self._acquire_lock(agent_id)
+                timer = self._lock_timers.pop(agent_id, None)
+                if timer is not None:
+                    timer.cancel()
+                if agent_id not in self._locks_held:  # else still held from its last message
+                    await self._acquire_lock(agent_id)
                 try:
                     while mailbox.items:
                         await self._handle(agent_id, mailbox.items[0])
                         mailbox.items.popleft()
                     self._ack_event.set()  # nothing queued here: acknowledge what was handled
                 finally:
-                    await self._release_lock(agent_id)
+                    if self._stopping:
+                        await self._release_lock(agent_id)
+                    else:
+                        self._lock_timers[agent_id] = asyncio.get_running_loop().call_later(
+                            _LOCK_LINGER_S, self._release_idle_lock, agent_id
+                        )
         finally:
             mailbox.worker = None
             if mailbox.items and not self._stopping:
@@ -382,6 +398,17 @@ class GroupConsumer:
                 log.warning("redis_unreachable", during="lock", error=str(exc))
             await asyncio.sleep(wait)
             wait = min(wait * 2, 0.25)
+
+    def _release_idle_lock(self, agent_id: AgentId) -> None:
+        self._lock_timers.pop(agent_id, None)
+
+        async def release() -> None:
+            # Under the agent's local lock: never while a worker for it runs.
+            async with self._rt.registry.lock(agent_id):
+                if agent_id not in self._lock_timers and agent_id not in self._mailboxes:
+                    await self._release_lock(agent_id)
+
+        self._spawn(release())
 
     async def _release_lock(self, agent_id: AgentId) -> None:
         token = self._locks_held.pop(agent_id, None)
