@@ -293,7 +293,7 @@ class GroupConsumer:
         is_rpc = env.reply_to is not None
         token = CancellationToken()
         outcome = "ok"
-        if is_rpc and await self._rt.rpc_expired(env):
+        if is_rpc and await self._rt.rpc_expired(env, item.delivery):
             self._queue_ack(env.stream, env.entry_id)
             self._log(env, agent_id, item.delivery, "skipped_cancelled", started)
             return

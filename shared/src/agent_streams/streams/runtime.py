@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +97,8 @@ class RedisStreamsRuntime:
         )
         self.runtime_id = uuid.uuid4().hex
         self.tokens: dict[str, set[CancellationToken]] = {}
+        self._cancels_heard: OrderedDict[str, None] = OrderedDict()  # newest last, bounded
+        self._listening_since_ms = math.inf
         self._consumers: dict[str, GroupConsumer] = {}
         self._waiters: dict[str, asyncio.Future[tuple[str, dict[bytes, bytes]]]] = {}
         self._sent_requests = False  # only then is there a reply stream to delete at stop
@@ -157,6 +161,9 @@ class RedisStreamsRuntime:
             self._spawn(supervise("evict", self._evict_loop))
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(**{self.keys.cancel_channel: self._on_cancel})
+        # Cancels of requests sent from now on reach _on_cancel. The margin covers SUBSCRIBE
+        # still in flight and a Redis clock (entry ids) up to 1 s ahead of this host's.
+        self._listening_since_ms = time.time() * 1000 + 1000
         self._spawn(self._pubsub.run())
 
     async def _evict_loop(self) -> None:
@@ -417,13 +424,28 @@ class RedisStreamsRuntime:
             log.warning("cancel_not_sent", id=message_id, error=str(exc))
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
-        for token in list(self.tokens.get(message["data"].decode(), ())):
+        message_id = message["data"].decode()
+        for token in list(self.tokens.get(message_id, ())):
             token.cancel()
+        self._cancels_heard[message_id] = None  # for a request whose handler has not started
+        if len(self._cancels_heard) > 10_000:
+            self._cancels_heard.popitem(last=False)
 
-    async def rpc_expired(self, env: Envelope) -> bool:
+    async def rpc_expired(self, env: Envelope, delivery: int = 1) -> bool:
+        """Whether a request's caller gave up (deadline passed, cancelled) before its handler
+        started. A cancel published while this process listened came through ``_on_cancel``, so
+        only a redelivered request, or one older than the subscription, costs a round trip for
+        the cancellation marker (with a lost pub/sub connection a cancel can go unheard: the
+        handler then runs for a caller that is gone, as a cancel during the handler would)."""
         if env.deadline_ms is not None and env.deadline_ms < time.time() * 1000:
             return True
-        return bool(await self.redis.exists(self.keys.cancelled(env.message_id)))
+        if env.message_id in self._cancels_heard:
+            return True
+        sent_ms = int(env.entry_id.partition("-")[0])
+        if delivery == 1 and sent_ms > self._listening_since_ms:
+            return False
+        marked = bool(await self.redis.exists(self.keys.cancelled(env.message_id)))
+        return marked or env.message_id in self._cancels_heard  # heard during the round trip
 
     async def send_reply(
         self, env: Envelope, *, result: Any = None, error: BaseException | None = None
