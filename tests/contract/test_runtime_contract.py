@@ -425,6 +425,29 @@ async def test_cancelling_send_message_cancels_the_handler(
     await record.wait_until(lambda items: ("cancelled", "c", True) in items, "cancellation")
 
 
+async def test_request_cancelled_while_queued_never_runs(runtime_factory: RuntimeFactory) -> None:
+    """A send_message cancelled while it waits behind a busy agent is dropped, not handled."""
+    runtime, record = await _service(runtime_factory)
+    agent = AgentId("service", "k")
+    first_token, second_token = CancellationToken(), CancellationToken()
+    first = asyncio.ensure_future(
+        runtime.send_message(Hang("first"), agent, cancellation_token=first_token)
+    )
+    await record.wait_until(lambda items: ("started", "first") in items, "the first handler")
+    second = asyncio.ensure_future(
+        runtime.send_message(Hang("second"), agent, cancellation_token=second_token)
+    )
+    second_token.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    first_token.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    # the agent's queue moves on past the cancelled request
+    assert await runtime.send_message(Message("next"), agent, timeout=WAIT_S) == Message("k:NEXT")
+    assert ("started", "second") not in record.items
+
+
 # -- one message at a time per agent instance -------------------------------------------------
 @type_subscription("work")
 class Worker(RoutedAgent):
