@@ -237,3 +237,7 @@ help: ## List the targets
 .PHONY: bench-executor
 bench-executor: sync ## Code execution speed vs AutoGen's executors on the sandbox image (RUNS=20)
 	uv run python bench/executor.py --runs $(or $(RUNS),20) --image $(SANDBOX_IMAGE)
+
+.PHONY: bench-runtime
+bench-runtime: sync ## Runtime msg/s, send_message p50/p99 and CPU vs raw redis-py and AutoGen core + gRPC (Redis: REDIS_URL or redis-server)
+	uv run python bench/runtime.py $(BENCH_ARGS)
