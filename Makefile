@@ -128,7 +128,8 @@ env: ## Write .env for plain `docker compose` (deploy/.env.example + this machin
 	echo ".env: written (DOCKER_GID=$(DOCKER_GID), PYTHON_IMAGE=$(PYTHON_IMAGE), REDIS_IMAGE=$(REDIS_IMAGE))"
 
 up: engine env base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
-	$(COMPOSE) up -d --no-build --wait --wait-timeout 300 --remove-orphans \
+	@echo "==> docker compose $(COMPOSE_FILES) up --wait (executors: $(EXECUTORS), assistants: $(ASSISTANTS))"
+	@$(COMPOSE) up -d --no-build --wait --wait-timeout 300 --remove-orphans \
 		--scale executor=$(EXECUTORS) --scale assistant=$(ASSISTANTS)
 	@$(COMPOSE) ps --format 'table {{.Service}}\t{{.Name}}\t{{.Status}}\t{{.Ports}}'
 
@@ -148,7 +149,8 @@ ps: ## Show the stack's containers and their health
 
 demo: up sync ## The demo: start everything, submit the stock-returns task on examples/data/stocks.csv, follow it; PNG in ./out/
 	@mkdir -p $(OUT)
-	$(CLIENT) submit "$(DEMO_PROMPT)" --file $(DEMO_FILE) --out $(OUT) --timeout 900
+	@echo "==> agent-streams submit <examples/demo-prompt.txt> --file $(DEMO_FILE) --out $(OUT)"
+	@$(CLIENT) submit "$(DEMO_PROMPT)" --file $(DEMO_FILE) --out $(OUT) --timeout 900
 
 demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_KEY, AGENT_STREAMS_MODEL_NAME, EXECUTOR_ALLOW_NETWORK=true
 	@if [ -z "$(USE_OPENAI)" ] || [ -z "$${AGENT_STREAMS_MODEL_NAME:-}" ]; then \
@@ -157,7 +159,8 @@ demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_
 		echo "error: the seed task downloads prices: set EXECUTOR_ALLOW_NETWORK=true to let sandboxes that ask for it reach the network" >&2; exit 1; fi
 	$(MAKE) up sync
 	@mkdir -p $(OUT)
-	$(CLIENT) submit "$(SEED_PROMPT)" --network --out $(OUT) --timeout 900
+	@echo '==> agent-streams submit "$(SEED_PROMPT)" --network --out $(OUT)'
+	@$(CLIENT) submit "$(SEED_PROMPT)" --network --out $(OUT) --timeout 900
 
 # ---------------------------------------------------------------------------------------------
 # Redis least privilege (deploy/redis/README.md): one ACL user per service, passwords in .env
@@ -237,6 +240,11 @@ help: ## List the targets
 .PHONY: bench-executor
 bench-executor: sync ## Code execution speed vs AutoGen's executors on the sandbox image (RUNS=20)
 	uv run python bench/executor.py --runs $(or $(RUNS),20) --image $(SANDBOX_IMAGE)
+
+.PHONY: bench-system
+bench-system: sync sandbox-image service-image ## Whole-system tasks/s and overhead per turn with 1, 2, 3 executors (fake model)
+	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
+		TEST_REDIS_IMAGE=$(REDIS_IMAGE) uv run python bench/system.py $(BENCH_ARGS)
 
 .PHONY: bench-runtime
 bench-runtime: sync ## Runtime msg/s, send_message p50/p99 and CPU vs raw redis-py and AutoGen core + gRPC (Redis: REDIS_URL or redis-server)
