@@ -326,15 +326,18 @@ class GroupConsumer:
                     self._queue_ack(env.stream, env.entry_id)
                     break
                 exc = task.exception()
+                # A reply carries its entry's XACK in the same pipeline: one round trip.
                 if exc is None:
                     if is_rpc:
-                        await self._rt.send_reply(env, result=task.result())
-                    self._queue_ack(env.stream, env.entry_id)
+                        await self._rt.send_reply(env, result=task.result(), ack_group=self.group)
+                        self._acked(env.stream, [env.entry_id])
+                    else:
+                        self._queue_ack(env.stream, env.entry_id)
                     break
                 if is_rpc:
                     outcome = "error_replied"
-                    await self._rt.send_reply(env, error=exc)
-                    self._queue_ack(env.stream, env.entry_id)
+                    await self._rt.send_reply(env, error=exc, ack_group=self.group)
+                    self._acked(env.stream, [env.entry_id])
                     break
                 if item.delivery >= self._s.max_deliveries:
                     outcome = "dead_lettered"
@@ -455,8 +458,11 @@ class GroupConsumer:
                 log.warning("redis_unreachable", during="ack", error=str(exc))
                 await asyncio.sleep(0.2)
         for stream, ids in acks.items():
-            for entry_id in ids:
-                self._inflight.pop((stream, entry_id), None)
+            self._acked(stream, ids)
+
+    def _acked(self, stream: str, entry_ids: list[str]) -> None:
+        for entry_id in entry_ids:
+            self._inflight.pop((stream, entry_id), None)
         if len(self._inflight) < self._s.max_inflight:
             self._capacity.set()
         if self.idle:

@@ -448,8 +448,15 @@ class RedisStreamsRuntime:
         return marked or env.message_id in self._cancels_heard  # heard during the round trip
 
     async def send_reply(
-        self, env: Envelope, *, result: Any = None, error: BaseException | None = None
+        self,
+        env: Envelope,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+        ack_group: str | None = None,
     ) -> None:
+        """Answer a request on its caller's reply stream; with ``ack_group``, acknowledge the
+        request's entry for that group in the same round trip."""
         assert env.reply_to is not None
         fields: dict[str, str | bytes] = {"id": env.message_id}
         if error is None:
@@ -460,6 +467,8 @@ class RedisStreamsRuntime:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(env.reply_to, fields, maxlen=10_000, approximate=True)  # type: ignore[arg-type]
             pipe.expire(env.reply_to, self.settings.reply_ttl_s)
+            if ack_group is not None:
+                pipe.xack(env.stream, ack_group, env.entry_id)
             await pipe.execute()
 
     async def _reply_loop(self) -> None:
