@@ -316,11 +316,16 @@ class GroupConsumer:
                 )
                 token.link_future(task)
                 try:
-                    await asyncio.wait({task})
+                    await task  # (asyncio.wait({task}) costs ~5 us more per message)
                 except asyncio.CancelledError:
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
-                    raise
+                    current = asyncio.current_task()
+                    if not task.cancelled() or (current is not None and current.cancelling()):
+                        # This worker is being cancelled (stop), not the handler by its token.
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
+                        raise
+                except Exception:
+                    pass  # the handler's error: read from the task below
                 if task.cancelled():
                     outcome = "cancelled"
                     self._queue_ack(env.stream, env.entry_id)
