@@ -50,6 +50,17 @@ class RuntimeFactory:
         self.runtimes.append(runtime)
         return runtime
 
+    async def peer(self) -> Any:
+        """A started runtime standing for another process on the same bus: the first runtime
+        itself in-process; on Redis a second runtime (own registry, own connections) in the
+        same namespace."""
+        if self.kind == "inprocess":
+            return self.runtimes[0]
+        runtime = self()
+        runtime.start()
+        await runtime.ready()
+        return runtime
+
     async def failures(self) -> list[Any]:
         failed: list[Any] = []
         if self.kind == "inprocess":

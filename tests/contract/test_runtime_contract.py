@@ -560,6 +560,49 @@ async def test_unhandled_published_type_is_acknowledged_silently(
     assert await runtime_factory.failures() == []
 
 
+async def test_unhandled_type_from_another_process_is_acknowledged_silently(
+    runtime_factory: RuntimeFactory, request: pytest.FixtureRequest
+) -> None:
+    """A topic shared by agent types in different processes carries types one of them has
+    never heard of: that agent skips them, as autogen does, instead of calling them bad input."""
+    if runtime_factory.kind == "redis":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="runtime gap: a type unknown to this process's registry is reported as "
+                "unknown_type bad input and dead-lettered, even when another agent type on the "
+                "topic handles it",
+            )
+        )
+    runtime = runtime_factory()
+    record = Record()
+    await Picky.register(runtime, "picky", lambda: Picky(record))
+    await started(runtime)
+    publisher = await runtime_factory.peer()
+
+    await publisher.publish_message(Unrelated("for another agent type"), TopicId("mixed", "s"))
+    await publisher.publish_message(Message("marker"), TopicId("mixed", "s"))
+    await record.wait_until(lambda items: "marker" in items, "the marker")
+    await stop_when_idle(runtime)
+
+    assert record.items == ["marker"]
+    assert await runtime_factory.failures() == []
+
+
+async def test_send_message_from_another_process(runtime_factory: RuntimeFactory) -> None:
+    """A caller in another process gets the reply, typed, once it knows the reply's type
+    (``register_message_type``, as AutoGen's gRPC runtime needs a serializer)."""
+    await _service(runtime_factory)
+    caller = await runtime_factory.peer()
+    caller.register_message_type(Answer)
+    answer = await caller.send_message(
+        Ask(question="ab", n=2), AgentId("service", "x"), timeout=WAIT_S
+    )
+    assert answer == Answer(text="ba", doubled=4)
+    with pytest.raises(RemoteHandlerError, match="kaput"):
+        await caller.send_message(Boom("y"), AgentId("service", "x"), timeout=WAIT_S)
+
+
 async def test_send_message_of_unhandled_type_raises_cant_handle(
     runtime_factory: RuntimeFactory,
 ) -> None:
