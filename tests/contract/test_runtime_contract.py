@@ -560,33 +560,67 @@ async def test_unhandled_published_type_is_acknowledged_silently(
     assert await runtime_factory.failures() == []
 
 
-async def test_unhandled_type_from_another_process_is_acknowledged_silently(
-    runtime_factory: RuntimeFactory, request: pytest.FixtureRequest
+@type_subscription("mixed")
+class Fond(RoutedAgent):
+    """Another agent type on the "mixed" topic, in another process: it takes Unrelated."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__("takes Unrelated only")
+        self._record = record
+
+    @message_handler
+    async def handle(self, message: Unrelated, ctx: MessageContext) -> None:
+        self._record.add(f"fond:{message.note}")
+
+
+async def test_type_of_another_agent_type_in_another_process_is_skipped_silently(
+    runtime_factory: RuntimeFactory,
 ) -> None:
     """A topic shared by agent types in different processes carries types one of them has
-    never heard of: that agent skips them, as autogen does, instead of calling them bad input."""
-    if runtime_factory.kind == "redis":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="runtime gap: a type unknown to this process's registry is reported as "
-                "unknown_type bad input and dead-lettered, even when another agent type on the "
-                "topic handles it",
-            )
-        )
+    never heard of: that agent skips them, as autogen does, instead of calling them bad input
+    (on Redis, subscribers announce the types they take on each topic)."""
+    runtime = runtime_factory()
+    record = Record()
+    await Picky.register(runtime, "picky", lambda: Picky(record))
+    await started(runtime)
+    publisher = await runtime_factory.peer()
+    other = Record()
+    await Fond.register(publisher, "fond", lambda: Fond(other))
+
+    await publisher.publish_message(Unrelated("for another agent type"), TopicId("mixed", "s"))
+    await publisher.publish_message(Message("marker"), TopicId("mixed", "s"))
+    await record.wait_until(lambda items: "marker" in items, "the marker")
+    await other.wait_until(lambda items: bool(items), "the other agent type's message")
+    await stop_when_idle(runtime)
+
+    assert record.items == ["marker"]
+    assert other.items == ["fond:for another agent type"]
+    assert await runtime_factory.failures() == []
+
+
+async def test_type_nobody_handles_is_bad_input_on_redis(
+    runtime_factory: RuntimeFactory,
+) -> None:
+    """A type no subscriber of the topic takes (a typo, a stale client) is answered: on
+    Redis as bad input on the errors stream; in-process it is skipped like any unhandled type
+    (the in-process registry knows every class, so it cannot be unknown there)."""
     runtime = runtime_factory()
     record = Record()
     await Picky.register(runtime, "picky", lambda: Picky(record))
     await started(runtime)
     publisher = await runtime_factory.peer()
 
-    await publisher.publish_message(Unrelated("for another agent type"), TopicId("mixed", "s"))
+    await publisher.publish_message(Unrelated("nobody takes this"), TopicId("mixed", "s"))
     await publisher.publish_message(Message("marker"), TopicId("mixed", "s"))
     await record.wait_until(lambda items: "marker" in items, "the marker")
     await stop_when_idle(runtime)
 
-    assert record.items == ["marker"]
-    assert await runtime_factory.failures() == []
+    failures = await runtime_factory.failures()
+    if runtime_factory.kind == "redis":
+        assert len(failures) == 2  # the errors entry and the dead letter
+        assert all("unknown_type" in f for f in failures)
+    else:
+        assert failures == []
 
 
 async def test_send_message_from_another_process(runtime_factory: RuntimeFactory) -> None:

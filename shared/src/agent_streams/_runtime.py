@@ -13,7 +13,7 @@ from ._agent import BaseAgent, instantiate
 from ._cancellation import CancellationToken
 from ._context import MessageContext, reset_current_context, set_current_context
 from ._ids import AgentId, AgentType, TopicId
-from ._serialization import MessageRegistry
+from ._serialization import MessageRegistry, type_name
 from ._subscription import TypeSubscription
 from .exceptions import UndeliverableException
 from .messages import CONTRACT_MESSAGES
@@ -101,6 +101,15 @@ class AgentRegistry:
             for cls in expected_class.message_types:
                 self.messages.register(cls)
         return AgentType(agent_type)
+
+    def handled_type_names(self, agent_type: str) -> list[str]:
+        """Wire names of the message types the agent type's handlers take."""
+        cls = self.classes.get(agent_type)
+        handled = getattr(cls, "_handlers", None)
+        types = (
+            list(handled) if isinstance(handled, dict) else list(getattr(cls, "message_types", ()))
+        )
+        return [type_name(t) for t in types if t is not type(None)]
 
     def add_subscription(self, subscription: TypeSubscription) -> bool:
         if subscription in self.subscriptions:

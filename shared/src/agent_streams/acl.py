@@ -169,6 +169,11 @@ def _agent_grants(
         ),
         Grant("answer send_message callers", _REPLY, keys=(keys.reply("*"),)),
         Grant("see a caller's cancellation", _CANCELLED, read_keys=(keys.cancelled("*"),)),
+        Grant(
+            "announce and look up the message types each topic's subscribers handle",
+            ("sadd", "sismember"),
+            keys=tuple(keys.topic_types(t) for t in consumes),
+        ),
     ]
 
 

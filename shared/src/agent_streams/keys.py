@@ -13,6 +13,7 @@ several deployments, or tests, share one Redis without seeing each other::
     {ns}:cancel                      pub/sub channel: cancel an in-flight send_message
     {ns}:cancelled:{message_id}      string: cancellation that arrived before the handler ran
     {ns}:state:{agent_type}:{key}:{name}   per-agent state that must survive a replica
+    {ns}:types:{topic_type}          set: message type names some subscriber of the topic handles
     {ns}:blob:{sha256}               string: an artifact or input file, content-addressed
     {ns}:done:{scope}:{message_id}   string: stored result of an effect, for idempotent redelivery
     {ns}:deadlines:{agent_type}      sorted set: session -> deadline (epoch s), swept by replicas
@@ -78,6 +79,9 @@ class Keys:
 
     def state(self, agent_type: str, key: str, name: str) -> str:
         return f"{self.namespace}:state:{agent_type}:{key}:{name}"
+
+    def topic_types(self, topic_type: str) -> str:
+        return f"{self.namespace}:types:{topic_type}"
 
     def blob(self, digest: str) -> str:
         return f"{self.namespace}:blob:{digest}"

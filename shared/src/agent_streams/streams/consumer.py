@@ -38,7 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .._cancellation import CancellationToken
 from .._context import MessageContext
 from .._ids import AgentId, TopicId
-from ..exceptions import BadMessageError, InvalidMessage
+from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
 from .wire import Envelope, parse_entry
 
 if TYPE_CHECKING:
@@ -125,6 +125,13 @@ class GroupConsumer:
 
     # -- lifecycle ------------------------------------------------------------------------
     async def ensure_groups(self) -> None:
+        # Announce which types this agent type takes on each topic, so that a consumer of
+        # another agent type on the same topic can tell "someone else's message" (skip it,
+        # as autogen does) from a type nobody handles (bad input: answer it).
+        names = self._rt.registry.handled_type_names(self.agent_type)
+        for topic in self.streams.values():
+            if topic is not None and names:
+                await self._redis.sadd(self._rt.keys.topic_types(topic), *names)
         for stream in self.streams:
             try:
                 await self._redis.xgroup_create(
@@ -256,6 +263,14 @@ class GroupConsumer:
     async def _reject(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
     ) -> None:
+        topic = self.streams.get(stream)
+        if isinstance(exc, UnknownMessageType) and topic is not None:
+            name = fields.get(b"type", b"").decode(errors="replace")
+            if name and await self._redis.sismember(self._rt.keys.topic_types(topic), name):
+                # Another agent type on this topic handles it: not ours, not bad input.
+                log.debug("skipped_foreign_type", group=self.group, type=name)
+                self._queue_ack(stream, entry_id)
+                return
         await self._rt.report_bad_input(stream, entry_id, self.group, fields, exc)
         self._queue_ack(stream, entry_id)
 

@@ -39,6 +39,7 @@ from ..exceptions import (
     QueueFullError,
     RemoteHandlerError,
     RuntimeStateError,
+    UnknownMessageType,
 )
 from ..keys import Keys
 from . import scripts as lua
@@ -410,9 +411,17 @@ class RedisStreamsRuntime:
             if error_type == CantHandleException.__name__:
                 raise CantHandleException(text)
             raise RemoteHandlerError(error_type, text)
-        return self.registry.messages.decode(
-            reply[b"type"].decode(), reply[b"body"], int(reply.get(b"v", b"1"))
-        )
+        reply_type = reply[b"type"].decode()
+        try:
+            return self.registry.messages.decode(
+                reply_type, reply[b"body"], int(reply.get(b"v", b"1"))
+            )
+        except UnknownMessageType as exc:
+            raise UnknownMessageType(
+                f"the reply from {recipient} is a {reply_type!r}, which this process does not "
+                f"know: call runtime.register_message_type({reply_type}) before send_message "
+                "(the handler has run)"
+            ) from exc
 
     async def _cancel_remote(self, message_id: str) -> None:
         try:

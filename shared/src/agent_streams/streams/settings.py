@@ -34,7 +34,8 @@ class RuntimeSettings(BaseSettings):
     consumer_name: str = Field(default_factory=default_consumer_name)
 
     read_batch: int = Field(default=256, ge=1, le=10_000)
-    read_block_ms: int = Field(default=2_000, ge=10)
+    # Below redis-py's 5 s socket timeout, or a blocked read would time the socket out.
+    read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
     max_inflight: int = Field(default=1_024, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=100)
     heartbeat_ms: int = Field(default=10_000, ge=20)
