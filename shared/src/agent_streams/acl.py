@@ -261,8 +261,8 @@ def users_for(
             ),
             Grant(
                 "stored results (a redelivered request is answered, not re-run) and which "
-                "request each session is running (for cancellation)",
-                ("get", "set", "del", "exists", "expire"),
+                "request each session is running (for cancellation); runs counted per request",
+                ("get", "set", "del", "exists", "expire", "incrby"),
                 keys=(keys.done(executor_state, "*"), keys.state(executor_state, "*", "*")),
             ),
         ),

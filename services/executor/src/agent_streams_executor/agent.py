@@ -69,6 +69,17 @@ class RunRegistry:
         key = self.keys.done(AGENT_TYPE, message_id)
         await self.redis.set(key, result.model_dump_json(), ex=self.result_ttl_s)
 
+    async def count_run(self, message_id: str) -> int:
+        """Count one run of a request's code (``done:executor:<id>.runs``): a request is run
+        again only when no result was stored (the replica died mid-run); the chaos suite reads
+        these counters. Returns the count so far."""
+        key = self.keys.done(AGENT_TYPE, f"{message_id}.runs")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.result_ttl_s)
+            count, _ = await pipe.execute()
+        return int(count)
+
     async def mark_running(self, session: str, message_id: str, ttl_s: float) -> None:
         key = self.keys.state(AGENT_TYPE, session, "running")
         await self.redis.set(key, message_id, ex=max(1, int(ttl_s)))
@@ -103,6 +114,7 @@ class Executor(RoutedAgent):
     async def on_request(self, message: ExecutionRequest, ctx: MessageContext) -> None:
         reply = await self._runs.stored_result(ctx.message_id)
         if reply is None:
+            await self._runs.count_run(ctx.message_id)
             reply = await self._execute(message, ctx)
             await self._runs.store_result(ctx.message_id, reply)
         else:
