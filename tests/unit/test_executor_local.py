@@ -23,7 +23,15 @@ from agent_streams_executor.executors.local import (
     session_dir_name,
 )
 from agent_streams_executor.executors.runner import Capped
-from agent_streams_executor.executors.workspace import changed, collect, inside, snapshot
+from agent_streams_executor.executors.session import WorkdirState, WorkdirWriter
+from agent_streams_executor.executors.workspace import (
+    changed,
+    collect,
+    inside,
+    remove_file,
+    removed,
+    snapshot,
+)
 
 
 @pytest.fixture
@@ -173,6 +181,53 @@ def test_paths_are_confined_to_the_work_dir(tmp_path: Path) -> None:
     assert filename_problem("/etc/x") == "it is an absolute path"
     assert filename_problem("a/../../x") == "it leaves the work dir (..)"
     assert filename_problem("ok/x.py") is None
+
+
+def test_removed_lists_deleted_files_within_a_byte_budget() -> None:
+    before = {"a": (1, 1), "b/c": (1, 1), "d": (1, 1)}
+    assert removed(before, {"d": (2, 2)}, 100) == (["a", "b/c"], True)
+    assert removed(before, {}, 6) == (["a"], False)
+
+
+def test_remove_file_deletes_a_link_not_its_target_and_stays_inside(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "f.txt").write_text("x")
+    (work / "link").symlink_to(outside)
+    (work / "out").symlink_to(tmp_path)
+    assert remove_file(str(work), "sub/f.txt") is True
+    assert remove_file(str(work), "sub/never-there") is True
+    assert remove_file(str(work), "link") is True
+    assert remove_file(str(work), "out/outside.txt") is False  # through a link, outside
+    assert remove_file(str(work), "../outside.txt") is False
+    assert not (work / "sub" / "f.txt").exists()
+    assert not (work / "link").is_symlink()
+    assert outside.read_text() == "keep"
+
+
+async def test_runs_report_deletions_and_writes_reach_subdirectories(
+    local: LocalCommandLineCodeExecutor,
+) -> None:
+    await run(local, "open('a.txt', 'w').write('a')\nopen('b.txt', 'w').write('b')")
+    code = CodeBlock("# filename: tool.py\nimport os\nos.remove('a.txt')")
+    result = await local.execute_code_blocks([code], CancellationToken())
+    assert result.deleted == ("a.txt",)
+    assert [(f.name, f.content) for f in result.code_files] == [("tool.py", code.code.encode())]
+    written: list[tuple[list[str], set[str]]] = []
+
+    async def sync(state: WorkdirState, write: WorkdirWriter) -> list[str]:
+        written.append(await write({"deep/er/c.txt": b"c", "../x": b"no"}, ["b.txt"]))
+        return ["synced"]
+
+    check = "import os\nprint(open('deep/er/c.txt').read(), os.path.exists('b.txt'))"
+    result = await local.execute_code_blocks([CodeBlock(check)], CancellationToken(), sync=sync)
+    assert result.output == "c False\n"
+    assert result.notes == ("synced",)
+    [(errors, failed)] = written
+    assert failed == {"../x"}
+    assert len(errors) == 1
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ against the same rules, so the publish script cannot be used to write elsewhere.
     assistant   consumes tasks, results and its inbox; publishes events, code, outcomes; owns
                 its session state and deadline set; no blobs, no executor keys
     executor    consumes code and its inbox; publishes results and events; reads and writes
-                blobs and its done: keys; never writes tasks, never reads assistant state
+                blobs, its done: keys and its session state (running mark, file manifest);
+                never writes tasks, never reads assistant state
     client      submits to tasks (the publish script, or plain XADD); reads session logs,
                 blobs, errors, dead letters and stream status; puts input blobs; never deletes,
                 never writes code/results/inboxes, never publishes on the cancel channel
@@ -260,9 +261,22 @@ def users_for(
                 keys=(keys.blob("*"),),
             ),
             Grant(
-                "stored results (a redelivered request is answered, not re-run) and which "
-                "request each session is running (for cancellation); runs counted per request",
-                ("get", "set", "del", "exists", "expire", "incrby"),
+                "stored results (a redelivered request is answered, not re-run), which "
+                "request each session is running (for cancellation) and each session's file "
+                "manifest (its files carry over to whichever replica takes the next turn)",
+                (
+                    "get",
+                    "set",
+                    "del",
+                    "exists",
+                    "expire",
+                    "hget",
+                    "hgetall",
+                    "hset",
+                    "hdel",
+                    "hincrby",
+                    "incrby",
+                ),
                 keys=(keys.done(executor_state, "*"), keys.state(executor_state, "*", "*")),
             ),
         ),

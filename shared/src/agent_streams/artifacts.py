@@ -117,6 +117,19 @@ class ArtifactStore:
         raw = data if isinstance(data, bytes) else str(data).encode()
         return raw if hashlib.sha256(raw).hexdigest() == digest else None
 
+    async def get_many(self, digests: Sequence[str]) -> list[bytes | None]:
+        """As :meth:`get` for several digests, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for digest in digests:
+                pipe.get(self.keys.blob(digest))
+            found = await pipe.execute()
+        out: list[bytes | None] = []
+        for digest, data in zip(digests, found, strict=True):
+            raw = data if data is None or isinstance(data, bytes) else str(data).encode()
+            intact = raw is not None and hashlib.sha256(raw).hexdigest() == digest
+            out.append(raw if intact else None)
+        return out
+
     async def input_file(self, name: str, data: bytes) -> InputFile:
         """Upload ``data`` and return the :class:`InputFile` that brings it into a task."""
         if len(data) > self.max_file_bytes:

@@ -3,8 +3,13 @@
 One ``Executor`` instance per session (the topic source is the agent key)::
 
     code     ExecutionRequest  input files in, blocks run, artifacts stored, result published
-    code     CancelTask        the session is over: its sandbox (and files) go
+    code     CancelTask        the session is over: this replica's sandbox for it goes
     results  ExecutionResult   published with the session as the topic source
+
+A session's files carry over between its turns whichever replica takes them: a file manifest
+per session in Redis, recorded after every run and restored into a sandbox that lacks it (see
+``session_files.py``). Its reads and writes ride in the pipelines that set and clear the
+running mark, so a turn on a warm, up-to-date sandbox costs no extra round trip.
 
 Safe to re-run: the result is stored under ``Keys.done("executor", message_id)`` before it is
 published, so a redelivered request (the replica died after running it) is answered from the
@@ -23,11 +28,14 @@ agent types handle every message of the code topic.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.client import Pipeline
 
 from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
 from agent_streams.artifacts import ArtifactStore
@@ -35,6 +43,7 @@ from agent_streams.keys import Keys
 from agent_streams.messages import (
     CODE_TOPIC,
     RESULTS_TOPIC,
+    ArtifactRef,
     CancelTask,
     ExecutionRequest,
     ExecutionResult,
@@ -44,6 +53,7 @@ from .executors.base import CodeResult
 from .executors.pool import ExecutorPool
 from .extraction import from_specs
 from .results import artifact_refs, to_execution_result
+from .session_files import SessionFiles
 
 __all__ = ["AGENT_TYPE", "CANCELLER_TYPE", "Executor", "ExecutorCanceller", "RunRegistry"]
 
@@ -84,8 +94,16 @@ class RunRegistry:
         key = self.keys.state(AGENT_TYPE, session, "running")
         await self.redis.set(key, message_id, ex=max(1, int(ttl_s)))
 
+    def mark_running_in(self, pipe: Pipeline, session: str, message_id: str, ttl_s: float) -> None:
+        """As :meth:`mark_running`, queued on ``pipe``."""
+        pipe.set(self.keys.state(AGENT_TYPE, session, "running"), message_id, ex=max(1, int(ttl_s)))
+
     async def clear_running(self, session: str) -> None:
         await self.redis.delete(self.keys.state(AGENT_TYPE, session, "running"))
+
+    def clear_running_in(self, pipe: Pipeline, session: str) -> None:
+        """As :meth:`clear_running`, queued on ``pipe``."""
+        pipe.delete(self.keys.state(AGENT_TYPE, session, "running"))
 
     async def running(self, session: str) -> str | None:
         raw = await self.redis.get(self.keys.state(AGENT_TYPE, session, "running"))
@@ -100,11 +118,19 @@ class Executor(RoutedAgent):
         pool: the sandboxes, one per session (Docker, or local where there is no Docker).
         artifacts: where input files come from and produced files go.
         runs: stored results and running requests.
+        files: the sessions' file manifests (default: over ``artifacts``).
     """
 
-    def __init__(self, pool: ExecutorPool, artifacts: ArtifactStore, runs: RunRegistry) -> None:
+    def __init__(
+        self,
+        pool: ExecutorPool,
+        artifacts: ArtifactStore,
+        runs: RunRegistry,
+        files: SessionFiles | None = None,
+    ) -> None:
         super().__init__("Runs code blocks in a locked-down sandbox per session.")
         self._pool, self._artifacts, self._runs = pool, artifacts, runs
+        self._files = files or SessionFiles(artifacts, AGENT_TYPE)
 
     @property
     def session(self) -> str:
@@ -136,21 +162,9 @@ class Executor(RoutedAgent):
         files, problems = await self._artifacts.materialise(message.files)
         if problems:
             text = "Input files could not be placed, nothing was run:\n" + "\n".join(problems)
-            result = CodeResult(1, text, stderr=text)
+            result, refs = CodeResult(1, text, stderr=text), list[ArtifactRef]()
         else:
-            await self._runs.mark_running(self.session, ctx.message_id, timeout_s + 60)
-            try:
-                result = await self._pool.run(
-                    self.session,
-                    from_specs(message.code_blocks),
-                    ctx.cancellation_token,
-                    timeout_s=timeout_s,
-                    network=message.options.network,
-                    files=files,
-                )
-            finally:
-                await self._runs.clear_running(self.session)
-        refs = await artifact_refs(self._artifacts, result.files)
+            result, refs = await self._run(message, ctx, files, timeout_s)
         log.info(
             "code_executed",
             session=self.session,
@@ -166,6 +180,42 @@ class Executor(RoutedAgent):
         return to_execution_result(
             result, turn=message.turn, request_id=ctx.message_id, artifacts=refs
         )
+
+    async def _run(
+        self,
+        message: ExecutionRequest,
+        ctx: MessageContext,
+        inputs: Mapping[str, bytes],
+        timeout_s: float,
+    ) -> tuple[CodeResult, list[ArtifactRef]]:
+        """Run with the session's files in place; the manifest and the running mark in the
+        same pipelines (one before, one after)."""
+        turn = await self._files.turn(self.session, inputs)
+        redis = self._runs.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            self._runs.mark_running_in(pipe, self.session, ctx.message_id, timeout_s + 60)
+            read = turn.queue_read(pipe)
+            read(await pipe.execute())
+        try:
+            result = await self._pool.run(
+                self.session,
+                from_specs(message.code_blocks),
+                ctx.cancellation_token,
+                timeout_s=timeout_s,
+                network=message.options.network,
+                sync=turn,
+            )
+            refs = await artifact_refs(self._artifacts, result.files)
+        except BaseException:
+            await self._runs.clear_running(self.session)
+            raise
+        async with redis.pipeline(transaction=False) as pipe:
+            self._runs.clear_running_in(pipe, self.session)
+            recorded = turn.queue_record(pipe, result, refs)
+            recorded(await pipe.execute())
+        if turn.notes:
+            result = dataclasses.replace(result, notes=(*result.notes, *turn.notes))
+        return result, refs
 
 
 @type_subscription(CODE_TOPIC)

@@ -96,7 +96,9 @@ class CodeResult:
 
     ``output`` is stdout and stderr interleaved in arrival order, each stream and the whole
     capped with a marker where bytes were cut. ``files`` lists what the run created or changed in
-    the work dir (not the code files the executor itself wrote).
+    the work dir (not the code files the executor itself wrote). ``deleted`` names the files the
+    run removed, ``code_files`` the ``# filename:`` files it saved (with their content); both
+    are for the session's file manifest, not artifacts.
     """
 
     exit_code: int
@@ -109,6 +111,8 @@ class CodeResult:
     code_file: str | None = None
     files: tuple[OutputFile, ...] = field(default_factory=tuple)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    deleted: tuple[str, ...] = field(default_factory=tuple)
+    code_files: tuple[OutputFile, ...] = field(default_factory=tuple)
 
 
 @runtime_checkable
@@ -130,7 +134,7 @@ class CodeExecutor(Protocol):
         ...
 
     async def put_files(self, files: Mapping[str, bytes]) -> None:
-        """Write input files (plain names, no directories) into the work dir."""
+        """Write input files (paths relative to the work dir) into the work dir."""
         ...
 
     async def restart(self) -> None:

@@ -121,10 +121,19 @@ class RunnerClient:
             ],
         }
         reply = await self._request(request, timeout_s, cancellation_token)
-        return _result(reply, limits)
+        return _result(reply, limits, blocks)
 
-    async def put(self, files: Mapping[str, bytes], timeout_s: float) -> list[str]:
-        """Write input files into the work dir; returns the runner's per-file errors."""
+    async def put(
+        self, files: Mapping[str, bytes], timeout_s: float, *, delete: Sequence[str] = ()
+    ) -> list[str]:
+        """Delete ``delete``, then write ``files`` (paths inside the work dir); returns the
+        runner's per-file errors (see :meth:`write`)."""
+        return (await self.write(files, timeout_s, delete=delete))[0]
+
+    async def write(
+        self, files: Mapping[str, bytes], timeout_s: float, *, delete: Sequence[str] = ()
+    ) -> tuple[list[str], set[str]]:
+        """As :meth:`put`: the errors, and the names that failed."""
         request = {
             "op": "put",
             "id": uuid.uuid4().hex,
@@ -132,9 +141,11 @@ class RunnerClient:
                 {"name": name, "data": base64.b64encode(data).decode()}
                 for name, data in files.items()
             ],
+            "delete": list(delete),
         }
         reply = await self._request(request, timeout_s, None)
-        return [str(error) for error in reply.get("errors", [])]
+        errors = [str(error)[:500] for error in reply.get("errors", [])]
+        return errors, {str(name) for name in reply.get("failed", [])}
 
     async def ping(self, timeout_s: float) -> None:
         """Check the runner answers; :class:`SandboxLostError` if not within ``timeout_s``."""
@@ -216,7 +227,7 @@ def _capped(text: object, limit_bytes: int) -> str:
     return value if len(value) <= limit else value[:limit] + "\n[... cut by the executor ...]"
 
 
-def _result(reply: Message, limits: RunLimits) -> CodeResult:
+def _result(reply: Message, limits: RunLimits, blocks: Sequence[CodeBlock]) -> CodeResult:
     files: list[OutputFile] = []
     for item in reply.get("files", []):
         data: bytes | None = None
@@ -246,7 +257,22 @@ def _result(reply: Message, limits: RunLimits) -> CodeResult:
         code_file=reply.get("code_file"),
         files=tuple(files),
         notes=tuple(str(note) for note in reply.get("notes", [])),
+        deleted=tuple(str(name) for name in reply.get("deleted", [])[: limits.max_entries]),
+        code_files=_code_files(reply.get("code_files", []), blocks),
     )
+
+
+def _code_files(items: Sequence[Any], blocks: Sequence[CodeBlock]) -> tuple[OutputFile, ...]:
+    """The ``# filename:`` files the runner saved, with the content their block holds."""
+    saved: dict[str, OutputFile] = {}
+    for item in items[: len(blocks)]:
+        index = item.get("block") if isinstance(item, dict) else None
+        if not isinstance(index, int) or not 0 <= index < len(blocks):
+            continue
+        data = blocks[index].code.encode()
+        name = str(item.get("name"))
+        saved[name] = OutputFile(name, len(data), hashlib.sha256(data).hexdigest(), data)
+    return tuple(saved.values())
 
 
 def encode(message: Message) -> bytes:

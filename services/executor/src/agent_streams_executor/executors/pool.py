@@ -1,10 +1,12 @@
 """Sessions -> executors: one sandbox per session, reaped when idle, all stopped on close.
 
 :class:`ExecutorPool` is what the Executor agent talks to: ``run(session, blocks, token,
-timeout_s=, network=, files=)`` clamps the task's wishes to the operator's settings, finds or
-starts the session's sandbox, writes the input files and runs the blocks. Idle sessions are
-reaped after ``idle_timeout_s`` (their files go with them); past ``max_sessions`` the least
-recently used idle one is evicted first. Backends subclass it with ``_new_executor``.
+timeout_s=, network=, files=, sync=)`` clamps the task's wishes to the operator's settings,
+finds or starts the session's sandbox, writes the input files, brings the work dir up to date
+(``sync``) and runs the blocks. Idle sessions are reaped after ``idle_timeout_s`` (their
+sandbox's files go with them; the Executor agent restores them from the session's file
+manifest in Redis when the session comes back); past ``max_sessions`` the least recently used
+idle one is evicted first. Backends subclass it with ``_new_executor``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from agent_streams_executor.executors.base import CancellationTokenLike, CodeBlock, CodeResult
-from agent_streams_executor.executors.session import SandboxExecutor
+from agent_streams_executor.executors.session import SandboxExecutor, WorkdirSync
 from agent_streams_executor.settings import ExecutorSettings
 
 __all__ = ["ExecutorPool"]
@@ -100,12 +102,20 @@ class ExecutorPool(ABC):
         timeout_s: float | None = None,
         network: bool = False,
         files: Mapping[str, bytes] | None = None,
+        sync: WorkdirSync | None = None,
     ) -> CodeResult:
-        """Run ``code_blocks`` in ``session``'s sandbox, within the operator's limits."""
+        """Run ``code_blocks`` in ``session``'s sandbox, within the operator's limits.
+
+        ``files`` are written first; ``sync`` runs right before the blocks, on the same sandbox
+        (see :class:`~agent_streams_executor.executors.session.WorkdirSync`).
+        """
         executor = await self.executor(session, network=network)
         await executor.put_files(files or {})
         result = await executor.execute_code_blocks(
-            code_blocks, cancellation_token, timeout_s=self.settings.clamp_timeout(timeout_s)
+            code_blocks,
+            cancellation_token,
+            timeout_s=self.settings.clamp_timeout(timeout_s),
+            sync=sync,
         )
         if network and not executor.network:
             note = "network access was asked for, but this executor's operator does not allow it"

@@ -7,14 +7,19 @@ serves JSON lines on stdin/stdout:
 
     -> {"op": "run", "id", "blocks": [{"language", "code", "filename"}], "timeout_s", "limits"}
     <- {"op": "result", "id", "exit_code", "output", "stdout", "stderr", "timed_out",
-        "cancelled", "duration_s", "code_file", "files": [...], "notes": [...]}
+        "cancelled", "duration_s", "code_file", "files": [...], "notes": [...],
+        "deleted": [names], "code_files": [{"name", "block"}]}
     -> {"op": "cancel"}                       kills the running block (answered by its result)
-    -> {"op": "put", "id", "files": [{"name", "data"}]}  <- {"op": "put_done", "id", "errors"}
+    -> {"op": "put", "id", "files": [{"name", "data"}], "delete": [names]}
+    <- {"op": "put_done", "id", "errors", "failed": [names]}
     -> {"op": "ping", "id"}                   <- {"op": "pong", "id"}
     EOF on stdin, or no request for ``idle_exit_s``: the runner exits (its container with it).
 
 How each block is isolated and cleaned up after: see ``child.py``. The request's
-``timeout_s`` is one budget for all its blocks.
+``timeout_s`` is one budget for all its blocks. ``deleted`` (files the run removed) and
+``code_files`` (the ``# filename:`` files it saved, by block) let the executor keep the
+session's file manifest in Redis; ``put`` writes paths inside the work dir and deletes files,
+to bring a sandbox up to that manifest (see ``agent_streams_executor.session_files``).
 """
 
 import contextlib
@@ -36,12 +41,15 @@ if "__agent_streams_bundle__" not in globals():  # in the sandbox, source() put 
         changed,
         collect,
         inside,
+        remove_file,
+        removed,
         snapshot,
         write_file,
     )
 
 Message = dict[str, Any]
 EXTENSIONS = {"python": "py", "bash": "sh", "sh": "sh"}
+MAX_DELETED_BYTES = 256 * 1024
 
 
 def source() -> str:
@@ -178,11 +186,12 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
     deadline = started + request["timeout_s"]
     cap = limits["max_output_bytes"]
     sinks = out, err, both = Capped(cap), Capped(cap), Capped(cap)
-    before, _ = snapshot(root, limits["max_entries"])
+    before, before_truncated = snapshot(root, limits["max_entries"])
     exit_code, why, code_file = 0, None, None
     notes: list[str] = []
     code_files: set[str] = set()
-    for block in request["blocks"]:
+    named: list[dict[str, Any]] = []
+    for index, block in enumerate(request["blocks"]):
         language = block["language"]
         name = block.get("filename") or "tmp_code_{}.{}".format(
             hashlib.sha256(block["code"].encode()).hexdigest()[:32], EXTENSIONS.get(language, "txt")
@@ -198,6 +207,8 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
                 write_file(path, block["code"].encode())
                 code_files.add(os.path.relpath(path, root))
                 code_file = path
+                if block.get("filename"):
+                    named.append({"name": os.path.relpath(path, root), "block": index})
             except OSError as exc:  # a full work dir: python runs from memory, a shell via -c
                 notes.append(f"could not save the code file {name}: {exc.strerror}")
                 path = path if language == "python" else None
@@ -212,10 +223,17 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
     after, truncated = snapshot(root, limits["max_entries"])
     files, file_notes = collect(root, changed(before, after, code_files), limits)
     notes += file_notes
-    if truncated:
+    deleted, complete = removed(before, after, MAX_DELETED_BYTES)
+    if truncated or before_truncated:  # a partial walk would report unseen files as deleted
+        deleted, complete = [], True
         notes.append(
             f"the work dir has over {limits['max_entries']} entries: only the first "
-            "ones were looked at for changed files"
+            "ones were looked at for changed files, and deleted ones were not recorded"
+        )
+    if not complete:
+        notes.append(
+            f"this run deleted more files than are recorded (the first {len(deleted)}): a "
+            "later turn on another executor replica may still see the others"
         )
     output = both.text()
     if why == "timeout":
@@ -241,6 +259,8 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
             "code_file": code_file,
             "files": files,
             "notes": notes,
+            "deleted": deleted,
+            "code_files": [item for item in named if item["name"] in after],
         }
     )
 
@@ -248,16 +268,25 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
 def handle_put(request: Message, config: Message) -> None:
     import base64
 
-    errors = []
+    errors, failed = [], []
+    root = config["workdir"]
+    for name in request.get("delete", []):
+        try:
+            if not remove_file(root, name):
+                raise OSError(0, "not a file inside the work dir")
+        except OSError as exc:
+            errors.append(f"{name}: not deleted: {exc.strerror}")
+            failed.append(name)
     for item in request["files"]:
-        path = inside(config["workdir"], item["name"]) if "/" not in item["name"] else None
+        path = inside(root, item["name"])
         try:
             if path is None:
-                raise OSError(0, "not a plain file name inside the work dir")
+                raise OSError(0, "not a file inside the work dir")
             write_file(path, base64.b64decode(item["data"]))
         except OSError as exc:
             errors.append(f"{item['name']}: {exc.strerror}")
-    send({"op": "put_done", "id": request["id"], "errors": errors})
+            failed.append(item["name"])
+    send({"op": "put_done", "id": request["id"], "errors": errors, "failed": failed})
 
 
 def main(argv: list[str]) -> int:

@@ -5,6 +5,12 @@ starts a container, the local one a runner process. The sandbox persists between
 and installed state carry over from one turn to the next; runs of one session are serialised.
 A sandbox that dies or stops answering is thrown away and the run's result says so (exit 124
 when it was past the timeout, else 1); the next run starts a fresh one.
+
+A run may bring the work dir up to date first (``sync``, a :class:`WorkdirSync`): under the
+same lock and on the same sandbox as the run, it gets the sandbox's :class:`WorkdirState` (what
+the work dir holds of the session's file manifest; empty for a new sandbox) and a writer. The
+Executor agent uses it to restore a session's files from Redis on any replica
+(``agent_streams_executor.session_files``); this module knows nothing of Redis.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import dataclasses
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from agent_streams_executor.executors.base import (
@@ -27,7 +34,32 @@ from agent_streams_executor.executors.base import (
 )
 from agent_streams_executor.executors.channel import RunLimits, RunnerClient
 
-__all__ = ["Sandbox", "SandboxExecutor"]
+__all__ = ["Sandbox", "SandboxExecutor", "WorkdirState", "WorkdirSync", "WorkdirWriter"]
+
+
+@dataclass(slots=True)
+class WorkdirState:
+    """What one sandbox's work dir holds of its session's file manifest.
+
+    ``generation`` is the manifest generation the work dir was last brought up to (None: never,
+    e.g. a new sandbox); ``files`` maps the manifest's names this work dir holds (or was told it
+    cannot have) to their digests. A new sandbox starts with a new, empty state.
+    """
+
+    generation: int | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+WorkdirWriter = Callable[
+    [Mapping[str, bytes], Sequence[str]], Awaitable[tuple[list[str], set[str]]]
+]
+"""``write(files, delete)``: delete, then write, in the sandbox; (errors, names that failed)."""
+
+
+class WorkdirSync(Protocol):
+    """Brings a sandbox's work dir up to date right before a run; returns notes for the result."""
+
+    async def __call__(self, state: WorkdirState, write: WorkdirWriter) -> list[str]: ...
 
 
 class Sandbox(Protocol):
@@ -60,6 +92,7 @@ class SandboxExecutor(ABC):
         self._sandbox: Sandbox | None = None
         self._lock = asyncio.Lock()
         self._stopped = False
+        self.workdir = WorkdirState()
 
     @abstractmethod
     async def _launch(self) -> Sandbox:
@@ -84,10 +117,12 @@ class SandboxExecutor(ABC):
         cancellation_token: CancellationTokenLike,
         *,
         timeout_s: float | None = None,
+        sync: WorkdirSync | None = None,
     ) -> CodeResult:
         """Run ``code_blocks`` in order, stopping at the first failure.
 
         ``timeout_s`` (default: the executor's) is one wall-clock budget for all the blocks.
+        ``sync`` runs first, on the same sandbox; its notes are added to the result's.
         """
         budget = timeout_s or self.timeout_s
         limits = dataclasses.replace(
@@ -97,12 +132,16 @@ class SandboxExecutor(ABC):
             self.last_used = time.monotonic()
             try:
                 sandbox = await self._ensure()
-                return await sandbox.client.run(
+                notes: list[str] = []
+                if sync is not None:
+                    notes = await sync(self.workdir, self._writer(sandbox))
+                result = await sandbox.client.run(
                     code_blocks,
                     timeout_s=budget,
                     limits=limits,
                     cancellation_token=cancellation_token,
                 )
+                return dataclasses.replace(result, notes=(*notes, *result.notes))
             except SandboxLostError as exc:
                 await self._discard()
                 return _lost(exc)
@@ -147,8 +186,17 @@ class SandboxExecutor(ABC):
             self._sandbox = await self._launch()
         return self._sandbox
 
+    def _writer(self, sandbox: Sandbox) -> WorkdirWriter:
+        async def write(
+            files: Mapping[str, bytes], delete: Sequence[str]
+        ) -> tuple[list[str], set[str]]:
+            return await sandbox.client.write(files, self._request_timeout_s, delete=delete)
+
+        return write
+
     async def _discard(self) -> None:
         sandbox, self._sandbox = self._sandbox, None
+        self.workdir = WorkdirState()  # the next sandbox holds none of the session's files
         if sandbox is not None:
             await asyncio.shield(sandbox.destroy())
 
@@ -156,12 +204,12 @@ class SandboxExecutor(ABC):
 def _lost(exc: SandboxLostError) -> CodeResult:
     if exc.timed_out:
         text = (
-            f"Timeout: {exc}; the sandbox was replaced and this session's files are lost "
-            "(exit code 124)"
+            f"Timeout: {exc}; the sandbox was replaced and what this run did to the session's "
+            "files is lost (exit code 124)"
         )
         return CodeResult(EXIT_TIMEOUT, text, stderr=text, timed_out=True)
     text = (
-        f"The sandbox was lost ({exc}); a fresh one starts with the next run and this "
-        "session's files are gone"
+        f"The sandbox was lost ({exc}); a fresh one starts with the next run, and what this "
+        "run did to the session's files is lost"
     )
     return CodeResult(1, text, stderr=text)

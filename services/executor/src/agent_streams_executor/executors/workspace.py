@@ -10,10 +10,13 @@ archive) and safe: no host directory is bind-mounted, so the host never follows 
 code planted and the executor needs no path on the Docker host (it works unchanged when the
 executor itself runs in a container). Only regular files are read, opened with ``O_NOFOLLOW``,
 under the per-file, per-run and file-count caps the request carries; a file over a cap is still
-described (size, sha256) with a note, never silently dropped.
+described (size, sha256) with a note, never silently dropped. Files present before and gone
+after are reported as deleted (only from complete walks: a walk cut at ``max_entries`` would
+make unseen files look deleted), for the session's file manifest.
 """
 
 import base64
+import contextlib
 import hashlib
 import os
 import stat
@@ -56,6 +59,21 @@ def changed(before: dict[str, Signature], after: dict[str, Signature], skip: set
     return sorted(n for n, sig in after.items() if before.get(n) != sig and n not in skip)
 
 
+def removed(
+    before: dict[str, Signature], after: dict[str, Signature], max_bytes: int
+) -> tuple[list[str], bool]:
+    """Files of ``before`` gone from ``after``, sorted, at most ``max_bytes`` of names; and
+    whether that is all of them (the list is for the session's file manifest, not a dump)."""
+    names: list[str] = []
+    used = 0
+    for name in sorted(n for n in before if n not in after):
+        used += len(name) + 4
+        if used > max_bytes:
+            return names, False
+        names.append(name)
+    return names, True
+
+
 def collect(
     root: str, names: list[str], limits: dict[str, int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -66,8 +84,8 @@ def collect(
     shown = names[: limits["max_files"]]
     if len(names) > len(shown):
         notes.append(
-            f"{len(names) - len(shown)} more changed files not returned "
-            f"(at most {limits['max_files']} per run)"
+            f"{len(names) - len(shown)} more changed files not returned, nor kept for later "
+            f"turns on other executor replicas (at most {limits['max_files']} per run)"
         )
     for name in shown:
         try:
@@ -107,6 +125,18 @@ def inside(root: str, name: str) -> str | None:
     """The absolute path of ``name`` if it stays inside root with symlinks resolved, else None."""
     path = os.path.realpath(os.path.join(root, name))
     return path if path.startswith(os.path.realpath(root) + os.sep) else None
+
+
+def remove_file(root: str, name: str) -> bool:
+    """Delete the work dir's file ``name`` (a symlink itself, never its target); True when it
+    is gone (or was never there), False when ``name`` is not inside the work dir."""
+    head, tail = os.path.split(name)
+    parent = inside(root, head) if head else os.path.realpath(root)
+    if parent is None or tail in ("", ".", ".."):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(parent, tail))
+    return True
 
 
 def write_file(path: str, data: bytes) -> None:
