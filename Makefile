@@ -190,6 +190,17 @@ bad-input: ## Bad-input suite: 65 hostile entries vs the real services as proces
 acl-test: ## Least-privilege suite: each service under its Redis ACL user; forbidden actions refused
 	$(TEST_ENV) uv run pytest tests/integration/test_redis_acl.py -q
 
+# The chaos and hostile-code suites are e2e tests (make test runs them too; chaos with a small
+# N there): these targets run them alone and print their tables (.build/chaos.md).
+CHAOS_N ?= 1000
+CHAOS_RATE ?= 4
+.PHONY: chaos hostile
+chaos: ## Chaos suite: CHAOS_N=1000 tasks on 3 executors + 2 assistants, kill -9 of replicas, a Redis restart; prints the table
+	CHAOS_N=$(CHAOS_N) CHAOS_RATE=$(CHAOS_RATE) $(TEST_ENV) uv run pytest tests/e2e/test_chaos.py -q -s
+
+hostile: ## Hostile-code suite through the whole stack (bombs, escapes, secrets, egress); prints the table
+	$(TEST_ENV) uv run pytest tests/e2e/test_hostile_system.py -q -s
+
 # ---------------------------------------------------------------------------------------------
 # Quality
 # ---------------------------------------------------------------------------------------------
