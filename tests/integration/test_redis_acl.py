@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,11 @@ from agent_streams_executor.agent import (
     ExecutorCanceller,
     RunRegistry,
 )
+from agent_streams_executor.executors.base import CodeResult, OutputFile
 from agent_streams_executor.executors.local import LocalExecutorPool
+from agent_streams_executor.executors.session import WorkdirState
 from agent_streams_executor.main import canceller_settings
+from agent_streams_executor.session_files import SessionFiles
 from agent_streams_executor.settings import ExecutorSettings
 
 pytestmark = pytest.mark.redis
@@ -428,6 +432,36 @@ async def test_blobs_and_done_keys_work_under_the_executor_user(acl_redis: AclRe
     assert (running, after) == ("m1", None)
 
 
+async def test_session_file_manifests_work_under_the_executor_user(acl_redis: AclRedis) -> None:
+    """Every Redis call of a session's file manifest: record, read, resync, delete."""
+    client = acl_redis.connect("executor")
+    store = ArtifactStore(client, Keys(acl_redis.namespace), ttl_s=60)
+    files = SessionFiles(store, EXECUTOR_TYPE)
+    code = OutputFile("tool.py", 5, hashlib.sha256(b"print").hexdigest(), b"print")
+    ref = await store.put("out.csv", b"a,b")
+    for run in (CodeResult(0, "", code_files=(code,)), CodeResult(0, "", deleted=("in.txt",))):
+        turn = await files.turn("s1", {"in.txt": b"input"} if not run.deleted else {})
+        async with client.pipeline(transaction=False) as pipe:
+            turn.queue_read(pipe)(await pipe.execute())
+        await turn(WorkdirState(), _fake_writer)  # a new sandbox: a full read (HGETALL)
+        async with client.pipeline(transaction=False) as pipe:
+            turn.queue_record(pipe, run, [ref] if not run.deleted else [])(await pipe.execute())
+    manifest = await files.load("s1")
+    blobs = await store.get_many([manifest.files["tool.py"].digest])
+    await client.aclose()
+
+    assert manifest.generation == 2
+    assert sorted(manifest.files) == ["out.csv", "tool.py"]
+    assert blobs == [b"print"]
+
+
+async def _fake_writer(
+    files: Mapping[str, bytes], delete: Sequence[str]
+) -> tuple[list[str], set[str]]:
+    """A FAKE sandbox writer: the ACL is about Redis, not the work dir."""
+    return [], set()
+
+
 # -- the runtime's delivery machinery under the executor user -----------------------------------
 
 
@@ -614,6 +648,7 @@ def forbidden(ns: str) -> list[tuple[str, str, tuple[Any, ...]]]:
         ("client", "read assistant state", ("GET", k.state("assistant", "s", "state"))),
         ("client", "write a done key", ("SET", k.done("executor", "m"), "{}")),
         ("client", "take a lock", ("SET", k.lock("assistant", "s"), "x")),
+        ("client", "read a session's files", ("HGETALL", k.state("executor", "s", "files"))),
         ("executor", "write tasks", ("XADD", k.topic(TASKS_TOPIC), "*", *entry)),
         ("executor", "write code", ("XADD", k.topic(CODE_TOPIC), "*", *entry)),
         ("executor", "write outcomes", ("XADD", k.topic(OUTCOMES), "*", *entry)),
@@ -634,6 +669,11 @@ def forbidden(ns: str) -> list[tuple[str, str, tuple[Any, ...]]]:
         ("assistant", "write results", ("XADD", k.topic(RESULTS_TOPIC), "*", *entry)),
         ("assistant", "read blobs", ("GET", k.blob("0" * 64))),
         ("assistant", "write a done key", ("SET", k.done("executor", "m"), "{}")),
+        (
+            "assistant",
+            "rewrite a session's files",
+            ("HSET", k.state("executor", "s", "files"), "x.py", "0" * 64 + " 1"),
+        ),
         (
             "assistant",
             "consume code",
