@@ -107,12 +107,6 @@ async def test_thirty_tasks_spread_over_three_executors(stack: Stack) -> None:
     assert all(n > 0 for n in handled.values()), f"not every executor took work: {handled}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a session's work dir lives only in the sandbox of the replica that ran "
-    "its first turn; a later turn taken by another replica starts a fresh sandbox without the "
-    "earlier turns' files or the task's input files. Remove this mark when it is fixed.",
-)
 async def test_session_files_carry_over_between_turns_on_any_replica(stack: Stack) -> None:
     """Turn 2 reads what turn 1 wrote, and the task's input file, whichever replica runs it."""
     stack.up()
@@ -132,8 +126,26 @@ async def test_session_files_carry_over_between_turns_on_any_replica(stack: Stac
             assert result.status == "completed"
 
 
-async def test_killing_an_executor_mid_task_loses_nothing(stack: Stack) -> None:
-    """SIGKILL the executor that holds running code: its entries are taken over and finish."""
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(
+            ["docker", "stop", "--timeout", "25"],
+            id="stop-drains",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known bug: RedisStreamsRuntime.stop() refuses every publish as soon as "
+                "the drain begins, so a handler that finishes within the grace period cannot "
+                "publish its result; its request is retried 5 times and dead-lettered. Remove "
+                "this mark when it is fixed.",
+            ),
+        ),
+        pytest.param(["docker", "kill", "--signal", "KILL"], id="kill-9-is-taken-over"),
+    ],
+)
+async def test_stopping_an_executor_mid_task_loses_nothing(stack: Stack, stop: list[str]) -> None:
+    """Stop (SIGTERM: it drains) or kill -9 (its entries are taken over after the claim idle
+    time) the executor that holds running code: every task still completes, once."""
     stack.up()
     executors = stack.containers("executor")
     code = 'import time\ntime.sleep(6)\nprint("slept")'
@@ -141,16 +153,19 @@ async def test_killing_an_executor_mid_task_loses_nothing(stack: Stack) -> None:
         sessions = [await client.submit(scripted(code), timeout_s=240) for _ in range(4)]
         victim = await _executor_holding_work(stack, client, executors)
         await asyncio.sleep(2)  # well inside the 6 s sleep of the code it runs
-        kill = ["docker", "kill", "--signal", "KILL", victim]
-        await asyncio.to_thread(subprocess.run, kill, check=True, timeout=30)
-        results = await _wait_all(client, sessions, timeout=180)
+        await asyncio.to_thread(subprocess.run, [*stop, victim], check=True, timeout=60)
+        # 6 s of code, a 6 s claim idle time, a new sandbox: well within 90 s
+        results = await _wait_all(client, sessions, timeout=90)
         assert [r.status for r in results] == ["completed"] * 4
         for session in sessions:
             runs = await _execution_results(client, session)
             assert runs, f"no execution result in session {session}"
             assert runs[-1].exit_code == 0
             assert runs[-1].stdout.strip() == "slept"
-        assert await client.dead_letters() == []
+            # one result per request: a redelivered request is answered, not run twice
+            assert len({r.request_id for r in runs}) == len(runs)
+        dead = [d for d in await client.dead_letters(100) if d.source in sessions]
+        assert dead == []
 
 
 async def _executor_holding_work(
