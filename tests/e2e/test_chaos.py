@@ -4,7 +4,7 @@ A compose project of its own (``stack.Stack``, scripted FAKE model): 3 Executor 
 replicas. A submitter publishes ``CHAOS_N`` tasks (``print(<n>)``, one code turn each) at
 ``CHAOS_RATE`` tasks/s (2; ``make chaos``: 4); meanwhile a driver on a fixed seed
 (``CHAOS_SEED``) ``docker kill --signal KILL``s a random executor or assistant replica every
-1.5-4 s, ``docker start``s it again 0.5-3 s later, and restarts Redis once (``docker
+3-8 s, ``docker start``s it again 0.5-3 s later, and restarts Redis once (``docker
 restart``: SIGTERM, so the append-only file is flushed; deploy/redis.conf has ``appendonly
 yes``) half-way through the submissions. When the
 submitter is done the chaos stops, every container is running again, and each task has
@@ -99,7 +99,7 @@ async def _drive_chaos(stack: Stack, rng: random.Random, stop: asyncio.Event, ch
     pools = {s: stack.containers(s) for s in ("executor", "assistant")}
     while not stop.is_set():
         try:
-            await asyncio.wait_for(stop.wait(), timeout=rng.uniform(1.5, 4.0))
+            await asyncio.wait_for(stop.wait(), timeout=rng.uniform(3.0, 8.0))
             return
         except TimeoutError:
             pass
