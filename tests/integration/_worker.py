@@ -12,7 +12,13 @@ import os
 import sys
 from dataclasses import dataclass
 
-from agent_streams import MessageContext, RoutedAgent, message_handler, type_subscription
+from agent_streams import (
+    MessageContext,
+    RoutedAgent,
+    TopicId,
+    message_handler,
+    type_subscription,
+)
 from agent_streams.logging import configure_logging
 from agent_streams.service import serve
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
@@ -61,6 +67,8 @@ class Worker(RoutedAgent):
             await self._record(ctx, "cancelled")
             raise
         await self._record(ctx, "finished")
+        # A handler still publishes while its service drains after SIGTERM.
+        await self.publish_message(Work(-1), TopicId("after-work", self.id.key))
         return "done"
 
 

@@ -232,6 +232,8 @@ async def test_sigterm_drains_in_flight_handler(
     proc.send_signal(signal.SIGTERM)
     assert await call == "done"
     assert await asyncio.to_thread(proc.wait, 15) == 0
+    # What the handler published during the drain went out before the process exited.
+    assert await redis_client.xlen(f"{namespace}:topic:after-work") == 1
     info = await redis_client.xpending(f"{namespace}:agent:worker", "worker")
     assert int(info["pending"]) == 0
     await client.stop()

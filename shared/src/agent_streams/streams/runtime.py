@@ -108,6 +108,7 @@ class RedisStreamsRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._stopped = False
+        self._closed = False  # set once draining is over: handlers may publish while draining
         self._pubsub: Any = None
 
     # -- registration ---------------------------------------------------------------------
@@ -202,6 +203,7 @@ class RedisStreamsRuntime:
                 *(c.stop(self.settings.drain_grace_s) for c in self._consumers.values())
             )
             await self._flush_writes()
+        self._closed = True
         for waiter in self._waiters.values():
             if not waiter.done():
                 waiter.set_exception(RuntimeStateError("runtime stopped"))
@@ -276,7 +278,7 @@ class RedisStreamsRuntime:
         *,
         control: bool = False,
     ) -> str:
-        if not self._started or self._stopped or self._write_event is None:
+        if not self._started or self._closed or self._write_event is None:
             raise RuntimeStateError("the runtime is not running: call start() first")
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         limit = 0 if control else self.settings.queue_limit
