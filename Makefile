@@ -193,7 +193,7 @@ acl-test: ## Least-privilege suite: each service under its Redis ACL user; forbi
 # The chaos and hostile-code suites are e2e tests (make test runs them too; chaos with a small
 # N there): these targets run them alone and print their tables (.build/chaos.md).
 CHAOS_N ?= 1000
-CHAOS_RATE ?= 4
+CHAOS_RATE ?= 2
 .PHONY: chaos hostile
 chaos: ## Chaos suite: CHAOS_N=1000 tasks on 3 executors + 2 assistants, kill -9 of replicas, a Redis restart; prints the table
 	CHAOS_N=$(CHAOS_N) CHAOS_RATE=$(CHAOS_RATE) $(TEST_ENV) uv run pytest tests/e2e/test_chaos.py -q -s
