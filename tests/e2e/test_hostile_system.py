@@ -366,6 +366,7 @@ READER = Attack(
     [
         (
             "python",
+            # the secret is spelt backwards here: this code's own file must not match
             "import os\nfound = []\n"
             "SKIP = ('/proc', '/sys', '/dev', '/usr', '/lib', '/bin', '/sbin', '/opt')\n"
             "for top in ['/', os.path.abspath('..')]:\n"
@@ -375,7 +376,7 @@ READER = Attack(
             "        for name in files:\n"
             "            try:\n"
             "                with open(os.path.join(root, name), 'rb') as f:\n"
-            f"                    if {SECRET.encode()!r} in f.read(1 << 20):\n"
+            f"                    if {SECRET[::-1]!r}[::-1].encode() in f.read(1 << 20):\n"
             "                        found.append(os.path.join(root, name))\n"
             "            except OSError:\n                pass\n"
             "print('FOUND' if found else 'searched', found)\n",
