@@ -369,7 +369,7 @@ READER = Attack(
             # the secret is spelt backwards here: this code's own file must not match
             "import os\nfound = []\n"
             "SKIP = ('/proc', '/sys', '/dev', '/usr', '/lib', '/bin', '/sbin', '/opt')\n"
-            "for top in ['/', os.path.abspath('..')]:\n"
+            "for top in ['/']:\n"
             "    for root, dirs, files in os.walk(top):\n"
             "        if os.path.abspath(root).startswith(SKIP):\n"
             "            dirs[:] = []\n            continue\n"
