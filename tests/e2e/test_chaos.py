@@ -39,6 +39,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -175,7 +176,7 @@ async def _entries(redis: aioredis.Redis, stream: str, type_: str) -> list[dict[
     """Every entry of ``type_`` on ``stream``: id (message id), source, body, ts (ms)."""
     out, cursor = [], "-"
     while True:
-        rows = await redis.xrange(stream, min=cursor, count=2000)
+        rows: Any = await redis.xrange(stream, min=cursor, count=2000)
         for entry_id, fields in rows:
             if _text(fields.get(b"type")) == type_:
                 out.append(
