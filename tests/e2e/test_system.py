@@ -129,17 +129,7 @@ async def test_session_files_carry_over_between_turns_on_any_replica(stack: Stac
 @pytest.mark.parametrize(
     "stop",
     [
-        pytest.param(
-            ["docker", "stop", "--timeout", "25"],
-            id="stop-drains",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known bug: RedisStreamsRuntime.stop() refuses every publish as soon as "
-                "the drain begins, so a handler that finishes within the grace period cannot "
-                "publish its result; its request is retried 5 times and dead-lettered. Remove "
-                "this mark when it is fixed.",
-            ),
-        ),
+        pytest.param(["docker", "stop", "--timeout", "25"], id="stop-drains"),
         pytest.param(["docker", "kill", "--signal", "KILL"], id="kill-9-is-taken-over"),
     ],
 )
