@@ -79,7 +79,8 @@ class ExecutorSettings(BaseSettings):
 
     # lifecycle
     idle_timeout_s: float = Field(600.0, gt=0)
-    """A session's sandbox (and its files) is reaped after this long unused."""
+    """A session's sandbox is reaped after this long unused (its files come back from the
+    session's file manifest in Redis if the session returns, within ``artifact_ttl_s``)."""
     max_sessions: int = Field(32, ge=1)
     warm_spares: int = Field(1, ge=0)
     """Sandboxes started ahead of need, so that a new session's first run does not wait."""
