@@ -259,10 +259,11 @@ async def test_chaos_kills_lose_nothing_and_run_nothing_twice(chaos_stack: Stack
 
     ts = sorted(int(o["ts"]) / 1000 for o in outcomes)
     recoveries = []
-    for at, _service in chaos.kills():
+    for at, service in chaos.kills():
         after = [t for t in ts if t > at]
         if after:
             recoveries.append(after[0] - at)
+            chaos.events.append((at, "recovered_s", service, f"{after[0] - at:.2f}"))
     kills = Counter(service for _, service in chaos.kills())
     rows = [
         ("tasks submitted", len(sessions)),
