@@ -193,6 +193,7 @@ class SandboxContainers:
         except asyncio.CancelledError:
             created.add_done_callback(self._remove_when_created)
             raise
+        writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(sock=sock)
             client = RunnerClient(
@@ -201,7 +202,10 @@ class SandboxContainers:
             )
             ready = await client.wait_ready(self.settings.start_timeout_s)
         except BaseException as exc:
-            sock.close()
+            if writer is not None:
+                writer.close()  # closes the socket too, and no StreamWriter is left unclosed
+            else:
+                sock.close()
             await asyncio.shield(self.remove(container_id))
             if isinstance(exc, SandboxLostError):
                 raise SandboxStartError(f"the sandbox did not start: {exc}") from exc
