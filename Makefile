@@ -212,7 +212,7 @@ TEST_ENV = TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=dock
 	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) LLM_IMAGE=$(LLM_IMAGE)
 PYTEST_ARGS ?=
 
-.PHONY: lint schemas format test
+.PHONY: lint schemas format test pytest
 lint: ## ruff check, ruff format --check, mypy --strict
 	uv run ruff check .
 	uv run ruff format --check .
@@ -225,9 +225,14 @@ format: ## Apply ruff's fixes and formatting
 	uv run ruff check --fix .
 	uv run ruff format .
 
+# `make test` is the README's test command and what CI runs: on a fresh machine it first
+# installs and builds what the tiers need (each step is a no-op when already done), so that no
+# Redis, Docker or e2e test is skipped. `make pytest` runs the tests alone, for quick loops.
+test: engine sync images models-test pytest ## Everything the suite needs, then the whole suite (PYTEST_ARGS="-k x" to narrow)
+
 # pytest's exit status 5 means "no test was collected" (e.g. PYTEST_ARGS selected none): said
 # loudly, and not a failure. Every other status is passed on.
-test: ## Run the test suite: uv run pytest (PYTEST_ARGS="-k x" to narrow; e2e: -m e2e)
+pytest: ## Only run pytest, nothing installed or built (PYTEST_ARGS="-k x"; e2e: -m e2e)
 	@status=0; $(TEST_ENV) uv run pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "warning: pytest collected no test (exit 5)" >&2; status=0; fi; \
 	exit "$$status"
