@@ -335,3 +335,17 @@ async def test_idle_agent_instances_are_closed_and_forgotten(
     await rt.publish_message(Job(n=9), TopicId("jobs", "session-0"))  # comes back on demand
     await asyncio.wait_for(seen.event.wait(), 10)
     await rt.stop()
+
+
+async def test_more_handlers_than_connections_wait_for_a_connection(
+    redis_url: str, namespace: str, seen: Seen
+) -> None:
+    """200 handlers at once over a pool of 8 connections: commands wait, none fails."""
+    seen.want = 200
+    rt = await replica(seen, redis_url, namespace, "r1", max_connections=8)
+    await asyncio.gather(
+        *(rt.publish_message(Job(n=i, hold_s=0.05), TopicId("jobs", f"k{i}")) for i in range(200))
+    )
+    await asyncio.wait_for(seen.event.wait(), 60)
+    assert len(seen.handled) == 200
+    await rt.stop()

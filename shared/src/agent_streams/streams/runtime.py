@@ -86,9 +86,18 @@ class RedisStreamsRuntime:
         self.settings = settings or RuntimeSettings()
         self.keys = Keys(self.settings.namespace)
         self._own_redis = redis is None
-        # RESP2 pinned: reply shapes must not change with the client library's default.
-        self.redis: aioredis.Redis = redis or aioredis.Redis.from_url(
-            self.settings.redis_url, protocol=2, health_check_interval=30, socket_keepalive=True
+        # RESP2 pinned: reply shapes must not change with the client library's default. A
+        # blocking pool: past max_connections a command waits for a free connection instead of
+        # failing (redis-py's default pool raises), since up to max_inflight handlers may run.
+        self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(  # owns it: closes it
+            aioredis.BlockingConnectionPool.from_url(
+                self.settings.redis_url,
+                max_connections=self.settings.max_connections,
+                timeout=self.settings.connection_wait_s,
+                protocol=2,
+                health_check_interval=30,
+                socket_keepalive=True,
+            )
         )
         self.registry = AgentRegistry(self)
         self.scripts = _Scripts(

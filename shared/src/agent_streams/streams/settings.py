@@ -33,6 +33,10 @@ class RuntimeSettings(BaseSettings):
     namespace: str = "agents"
     consumer_name: str = Field(default_factory=default_consumer_name)
 
+    max_connections: int = Field(
+        default=64, ge=8, description="Redis connections per process; more commands wait"
+    )
+    connection_wait_s: float = Field(default=30.0, gt=0)
     read_batch: int = Field(default=256, ge=1, le=10_000)
     # Below redis-py's 5 s socket timeout, or a blocked read would time the socket out.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
