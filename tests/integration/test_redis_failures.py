@@ -337,12 +337,15 @@ async def test_idle_agent_instances_are_closed_and_forgotten(
     await rt.stop()
 
 
-async def test_more_handlers_than_connections_wait_for_a_connection(
+async def test_a_backlog_bigger_than_the_pool_is_handled_without_running_out(
     redis_url: str, namespace: str, seen: Seen
 ) -> None:
-    """200 handlers at once over a pool of 8 connections: commands wait, none fails."""
+    """200 queued messages for 200 agents, a pool of 96 connections: max_inflight bounds the
+    handlers running at once below the pool, so none fails with MaxConnectionsError."""
+    with pytest.raises(ValueError, match="max_connections"):
+        settings(redis_url, namespace, "r0", max_inflight=32, max_connections=40)  # too small
     seen.want = 200
-    rt = await replica(seen, redis_url, namespace, "r1", max_connections=8)
+    rt = await replica(seen, redis_url, namespace, "r1", max_inflight=32, max_connections=96)
     await asyncio.gather(
         *(rt.publish_message(Job(n=i, hold_s=0.05), TopicId("jobs", f"k{i}")) for i in range(200))
     )

@@ -34,9 +34,8 @@ class RuntimeSettings(BaseSettings):
     consumer_name: str = Field(default_factory=default_consumer_name)
 
     max_connections: int = Field(
-        default=64, ge=8, description="Redis connections per process; more commands wait"
+        default=1_200, ge=16, description="Redis connections per process, at most"
     )
-    connection_wait_s: float = Field(default=30.0, gt=0)
     read_batch: int = Field(default=256, ge=1, le=10_000)
     # Below redis-py's 5 s socket timeout, or a blocked read would time the socket out.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
@@ -70,6 +69,12 @@ class RuntimeSettings(BaseSettings):
             raise ValueError(
                 f"heartbeat_ms ({self.heartbeat_ms}) must be below claim_idle_ms "
                 f"({self.claim_idle_ms}), or live handlers get reclaimed mid-run"
+            )
+        if self.max_connections < self.max_inflight + 64:
+            raise ValueError(
+                f"max_connections ({self.max_connections}) must be at least max_inflight "
+                f"({self.max_inflight}) + 64: every running handler may hold a connection, "
+                "and the consumers' own loops need theirs"
             )
         if self.queue_limit and self.queue_limit >= self.stream_maxlen:
             raise ValueError(
