@@ -135,8 +135,9 @@ up: engine env base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-i
 
 down: ## Stop the stack; Redis data (queued tasks, history) is kept
 	$(COMPOSE) down --remove-orphans
-	@left=$$(docker ps -aq --filter label=agent-streams.sandbox | wc -l); \
-	if [ "$$left" -gt 0 ]; then echo "note: $$left sandbox container(s) still exist (docker ps --filter label=agent-streams.sandbox)"; fi
+	@ns=$${AGENT_STREAMS_NAMESPACE:-agents}; \
+	left=$$(docker ps -aq --filter label=agent-streams.sandbox=$$ns | wc -l); \
+	if [ "$$left" -gt 0 ]; then echo "note: $$left sandbox container(s) of namespace $$ns remain (docker ps --filter label=agent-streams.sandbox=$$ns)"; fi
 
 reset: ## Stop the stack and delete its Redis data (every queued task and session)
 	$(COMPOSE) down --remove-orphans --volumes
