@@ -1,0 +1,538 @@
+"""Assistant quality: N runs of a small task set through the real loop and the real model.
+
+    make bench-quality                       # RUNS=5, Docker sandbox
+    uv run python bench/assistant_quality.py [--runs 5] [--tasks demo,primes] [--local]
+
+What runs, all in this process but each on its own ``RedisStreamsRuntime`` (the production
+runtime, as the services wire it in their ``main.py``), over a private ``redis-server`` on a free
+loopback port (``--redis-url`` to use another):
+
+* the real ``Assistant`` agent (Redis session store, endings, deadline sweeper) with the real
+  OpenAI client, talking to the real llama.cpp server: the ``agent-streams/llm`` image, started
+  here on a random 127.0.0.1 port with ``models/`` mounted read-only and removed afterwards
+  (``--base-url`` to use a running server instead);
+* the real ``Executor`` agent on a ``DockerExecutorPool`` (sandbox image, locked down as in
+  compose), or the local executor with ``--local`` (NOT a sandbox; its interpreter needs
+  pandas and matplotlib for the demo);
+* tasks submitted with ``AgentStreamsClient.submit`` as the CLI does (max_turns 8), one at a
+  time, each in a new session; ``demo`` is ``make demo``'s task verbatim (the prompt from
+  ``examples/demo-prompt.txt``, the input ``examples/data/stocks.csv``).
+
+The checks (``_quality_tasks.py``) look at what came out, not at exit codes. The report: per
+task, success rate, median turns, median wall time and failures by kind; then the demo task
+against the target: it succeeds in >= 4 of 5 runs within 5 turns.
+
+Threads: ``LLM_THREADS`` is picked from the load average measured before the server starts
+(2 only on an otherwise idle 2-core machine: with 2 threads llama.cpp's generation collapses
+when another process takes a core, 1 thread degrades gracefully); ``--threads`` overrides. The
+load is sampled during the run and printed with the figures: on a shared machine wall times
+say more about the neighbours than about the loop. Differences from ``make demo``: the model
+call's timeout (``--model-timeout``, 600 s instead of compose's 120 s) and the task deadline
+(``--task-timeout``, 1800 s instead of 900 s) are longer, so that a busy machine shows up as
+slow runs, not as failures; both endings are still counted when they happen.
+
+Transcripts (every reply, every run's output, the checks' notes) and the artifacts go to
+``--out`` (default ``.build/bench-quality/<time>/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from _quality_tasks import DEMO_PROMPT_FILE, OPTIONAL, ROOT, VALUE_KINDS, Outcome, Task, tasks
+from agent_streams import CancellationToken
+from agent_streams.artifacts import ArtifactStore
+from agent_streams.client import AgentStreamsClient
+from agent_streams.exceptions import ArtifactError
+from agent_streams.logging import configure_logging
+from agent_streams.messages import AssistantTurn, ExecutionResult, TaskResult
+from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
+from agent_streams_assistant.agent import AGENT_TYPE as ASSISTANT
+from agent_streams_assistant.agent import Assistant, AssistantConfig
+from agent_streams_assistant.endings import DeadlineSweeper, Endings
+from agent_streams_assistant.model_settings import ModelSettings
+from agent_streams_assistant.models import LLMMessage
+from agent_streams_assistant.openai_client import OpenAIChatCompletionClient
+from agent_streams_assistant.redis_store import RedisSessionStore
+from agent_streams_executor.agent import AGENT_TYPE as EXECUTOR
+from agent_streams_executor.agent import Executor, RunRegistry
+from agent_streams_executor.executors.base import CodeBlock
+from agent_streams_executor.executors.docker import DockerExecutorPool
+from agent_streams_executor.executors.local import LocalExecutorPool
+from agent_streams_executor.executors.pool import ExecutorPool
+from agent_streams_executor.settings import ExecutorSettings
+
+TARGET_RUNS, TARGET_OF, TARGET_TURNS = 4, 5, 5
+MODEL_NAME = "qwen2.5-coder-1.5b"
+LLM_READY_S = 180.0
+
+
+@dataclass
+class Run:
+    task: str
+    index: int
+    status: str
+    turns: int
+    wall_s: float
+    completion_tokens: int
+    kinds: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """A success by the task's criteria (the values may still be wrong)."""
+        return all(kind in VALUE_KINDS for kind in self.kinds)
+
+    @property
+    def correct(self) -> bool:
+        return not self.kinds
+
+
+# -- load -------------------------------------------------------------------------------------
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def pick_threads(load: float, cores: int) -> int:
+    """Threads that fit beside what already runs (rounded: 2 only when under half a core is
+    taken on a 2-core machine)."""
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+async def sample_load(samples: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        samples.append(load1())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 15)
+
+
+# -- the model server and Redis ---------------------------------------------------------------
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def llm_server(image: str, model_file: str, threads: int) -> Iterator[str]:
+    """The llama.cpp server image on a random loopback port; removed on exit."""
+    models = ROOT / "models"
+    if not (models / model_file).is_file():
+        raise SystemExit(f"{models / model_file} is missing: make models")
+    run = _docker(
+        "run", "--detach", "--init", "--label", "agent-streams.bench=quality",
+        "--publish", "127.0.0.1::8081",
+        "--volume", f"{models}:/models:ro",
+        "--env", f"MODEL_FILE={model_file}",
+        "--env", f"MODEL_ALIAS={MODEL_NAME}",
+        "--env", f"LLM_THREADS={threads}",
+        "--memory", "4g",
+        image,
+        check=False,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise SystemExit(f"docker run {image} failed (make llm-image?): {run.stderr.strip()}")
+    container = run.stdout.strip()
+    try:
+        port = _docker("port", container, "8081/tcp").stdout.splitlines()[0].rsplit(":", 1)[1]
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + LLM_READY_S
+        while not _answers(url):
+            state = _docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip()
+            if state != "true" or time.monotonic() > deadline:
+                logs = _docker("logs", "--tail", "20", container, check=False).stderr
+                raise SystemExit(f"the model server did not come up:\n{logs}")
+            time.sleep(0.5)  # nothing announces readiness but the HTTP answer itself
+        print(f"model server {container[:12]} at {url} ({model_file}, LLM_THREADS={threads})")
+        yield url
+    finally:
+        _docker("rm", "--force", container, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port, no persistence."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no redis-server binary: install one or pass --redis-url")
+    port, workdir = _free_port(), tempfile.mkdtemp(prefix="bench-quality-redis-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- the loop: the services' own agents, wired as their main() does ---------------------------
+@dataclass
+class Stack:
+    client: AgentStreamsClient
+    pool: ExecutorPool
+    store: RedisSessionStore
+
+
+@contextlib.asynccontextmanager
+async def stack(args: argparse.Namespace, redis_url: str, base_url: str) -> AsyncIterator[Stack]:
+    namespace = f"bench-quality-{uuid.uuid4().hex[:8]}"
+
+    def runtime_settings(name: str) -> RuntimeSettings:
+        # a short drain: on ^C the in-flight model call is not worth waiting for
+        return RuntimeSettings(
+            redis_url=redis_url, namespace=namespace, consumer_name=name, drain_grace_s=2
+        )
+
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(_delete_namespace, redis_url, namespace)  # last, when all stop
+        # the Assistant
+        assistant_rt = RedisStreamsRuntime(runtime_settings("assistant-1"))
+        store = RedisSessionStore(
+            assistant_rt.redis, assistant_rt.keys, agent_type=ASSISTANT, ttl_s=86_400
+        )
+        model = OpenAIChatCompletionClient(
+            ModelSettings(
+                base_url=base_url,
+                name=MODEL_NAME,
+                timeout_s=args.model_timeout,
+                deadline_s=args.model_timeout * 2,
+            )
+        )
+        stack.push_async_callback(model.close)
+        endings = Endings(store, assistant_rt, ASSISTANT)
+        config = AssistantConfig()
+        await Assistant.register(
+            assistant_rt, ASSISTANT, lambda: Assistant(model, store, endings, config)
+        )
+        # the Executor
+        executor_rt = RedisStreamsRuntime(runtime_settings("executor-1"))
+        if args.local:
+            local_root = Path(tempfile.mkdtemp(prefix="bench-quality-local-"))
+            stack.callback(shutil.rmtree, local_root, ignore_errors=True)
+            settings = ExecutorSettings(backend="local", local_root_dir=local_root)
+            pool: ExecutorPool = LocalExecutorPool(settings)
+        else:
+            settings = ExecutorSettings(image=args.image)
+            pool = DockerExecutorPool(settings, namespace=namespace)
+        await pool.start()
+        stack.push_async_callback(pool.aclose)
+        artifacts = ArtifactStore(
+            executor_rt.redis,
+            executor_rt.keys,
+            ttl_s=settings.artifact_ttl_s,
+            max_file_bytes=settings.artifact_max_file_bytes,
+            max_run_bytes=settings.artifact_max_run_bytes,
+        )
+        runs = RunRegistry(executor_rt.redis, executor_rt.keys, result_ttl_s=86_400)
+        await Executor.register(executor_rt, EXECUTOR, lambda: Executor(pool, artifacts, runs))
+        for runtime in (assistant_rt, executor_rt):
+            runtime.start()
+            stack.push_async_callback(runtime.stop)
+            await runtime.ready()
+        stop = asyncio.Event()
+        sweeper = DeadlineSweeper(store, endings)
+        sweeping = asyncio.create_task(sweeper.run(stop))
+
+        async def stop_sweeper() -> None:
+            stop.set()
+            await sweeping
+
+        stack.push_async_callback(stop_sweeper)
+        client = await stack.enter_async_context(
+            AgentStreamsClient(runtime_settings("bench-client"))
+        )
+        yield Stack(client, pool, store)
+
+
+async def _delete_namespace(redis_url: str, namespace: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+# -- one task run -----------------------------------------------------------------------------
+async def run_task(
+    system: Stack, task: Task, index: int, args: argparse.Namespace, out: Path
+) -> Run:
+    label = f"{task.name}#{index}"
+    started = time.perf_counter()
+    session = await system.client.submit(
+        task.prompt,
+        files=list(task.files),
+        max_turns=args.max_turns,
+        timeout_s=args.task_timeout,
+    )
+    result: TaskResult | None = None
+    async with contextlib.aclosing(system.client.follow(session)) as events:
+        async for event in events:
+            message = event.message
+            if isinstance(message, AssistantTurn):
+                blocks = len(message.code_blocks)
+                print(f"  {label} turn {message.turn}: {blocks} block(s), "
+                      f"{message.usage.completion_tokens} tokens, "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+            elif isinstance(message, ExecutionResult):
+                print(f"  {label}   ran: exit {message.exit_code}"
+                      f"{' (timed out)' if message.timed_out else ''}, "
+                      f"{len(message.artifacts)} file(s)", flush=True)  # fmt: skip
+            elif isinstance(message, TaskResult):
+                result = message
+    wall = time.perf_counter() - started
+    if result is None:
+        raise RuntimeError(f"{label}: the session log ended without a result")
+    where = out / f"{task.name}-{index}"
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = await system.client.save_artifacts(result, where, session=session)
+    except ArtifactError as exc:
+        saved = exc.saved
+    await system.pool.close_session(session)
+    outcome = Outcome(
+        result=result,
+        events=await system.client.replay(session),
+        artifacts={p.name: p for p in saved},
+        run_python=lambda code, files: _run_python(system.pool, code, files),
+    )
+    history = await system.store.history(session)
+    kinds = await task.check(outcome)
+    run = Run(
+        task.name,
+        index,
+        result.status,
+        result.turns,
+        wall,
+        result.usage.completion_tokens,
+        kinds,
+        outcome.notes,
+    )
+    _write_transcript(where / "transcript.md", run, history, outcome)
+    verdict = _verdict(run)
+    print(f"{label}: {verdict} ({result.status}, {result.turns} turns, {wall:.0f} s, "
+          f"load {load1():.1f})", flush=True)  # fmt: skip
+    return run
+
+
+async def _run_python(pool: ExecutorPool, code: str, files: dict[str, bytes]) -> tuple[int, str]:
+    session = f"check-{uuid.uuid4().hex[:8]}"
+    try:
+        result = await pool.run(session, [CodeBlock(code)], CancellationToken(), files=files)
+    finally:
+        await pool.close_session(session)
+    return result.exit_code, result.output
+
+
+def _write_transcript(path: Path, run: Run, history: list[LLMMessage], outcome: Outcome) -> None:
+    """What the model read and wrote (the stored history, feedback included), each run's
+    output, and the checks' verdict."""
+    verdict = _verdict(run)
+    parts = [
+        f"# {run.task} #{run.index}: {verdict}\n",
+        f"status {run.status}, {run.turns} turns, {run.wall_s:.1f} s; {'; '.join(run.notes)}\n",
+    ]
+    for message in history:
+        who = getattr(message, "source", "system")
+        parts.append(f"## {type(message).__name__} ({who})\n\n{message.content}\n")
+    for result in outcome.executions():
+        files = ", ".join(a.name for a in result.artifacts)
+        parts.append(
+            f"## run of turn {result.turn}: exit {result.exit_code}, files: {files or '-'}\n\n"
+            f"```text\n{result.output[-4000:]}\n```\n"
+        )
+    parts.append(f"## result: {outcome.result.status}\n\n{outcome.result.error or ''}\n")
+    path.write_text("\n".join(parts))
+
+
+# -- report -----------------------------------------------------------------------------------
+def _verdict(run: Run) -> str:
+    if run.correct:
+        return "correct"
+    return ("ok, values wrong: " if run.ok else "FAIL ") + ",".join(run.kinds)
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f}" if values else "-"
+
+
+def report(runs: list[Run], loads: list[float], header: str) -> bool:
+    """The table, the load, and the demo task against the target; True when it is met."""
+    print(f"\n{header}")
+    print(f"{'task':8s} {'success':>8s} {'correct':>8s} {'med turns':>9s} {'med wall s':>10s} "
+          f"{'med tokens':>10s}  failures by kind")  # fmt: skip
+    for name in dict.fromkeys(r.task for r in runs):
+        mine = [r for r in runs if r.task == name]
+        n = len(mine)
+        ok, correct = sum(r.ok for r in mine), sum(r.correct for r in mine)
+        kinds = Counter(k for r in mine for k in r.kinds)
+        print(
+            f"{name:8s} {f'{ok}/{n}':>8s} {f'{correct}/{n}':>8s} "
+            f"{_median([r.turns for r in mine]):>9s} {_median([r.wall_s for r in mine]):>10s} "
+            f"{_median([r.completion_tokens for r in mine]):>10s}  "
+            + (", ".join(f"{k} x{c}" for k, c in kinds.most_common()) or "-")
+        )
+    if loads:
+        print(f"load average (1 min) during the run: min {min(loads):.1f}, "
+              f"median {statistics.median(loads):.1f}, max {max(loads):.1f} "
+              f"on {os.cpu_count()} cores")  # fmt: skip
+    demo = [r for r in runs if r.task == "demo"]
+    if not demo:
+        return True
+    needed = TARGET_RUNS * len(demo) / TARGET_OF
+    ok = sum(r.ok and r.turns <= TARGET_TURNS for r in demo)
+    correct = sum(r.correct and r.turns <= TARGET_TURNS for r in demo)
+    met = ok >= needed
+    print(f"demo task within {TARGET_TURNS} turns: success {ok}/{len(demo)}, correct values "
+          f"{correct}/{len(demo)}; target >= {TARGET_RUNS}/{TARGET_OF} successes: "
+          f"{'MET' if met else 'MISSED'}"
+          + ("" if correct >= needed else " (not met on correct values)"))  # fmt: skip
+    return met
+
+
+# -- main -------------------------------------------------------------------------------------
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--tasks", default="", help="comma list: demo,primes,mean,csv (default), demo-terse"
+    )
+    parser.add_argument(
+        "--demo-prompt-file", type=Path, default=DEMO_PROMPT_FILE, help="as make demo's"
+    )
+    parser.add_argument("--local", action="store_true", help="local executor (NOT a sandbox)")
+    parser.add_argument(
+        "--image", default=os.environ.get("SANDBOX_IMAGE", "agent-streams/sandbox:latest")
+    )
+    parser.add_argument(
+        "--llm-image", default=os.environ.get("LLM_IMAGE", "agent-streams/llm:latest")
+    )
+    parser.add_argument("--model-file", default="qwen2.5-coder-1.5b.gguf")
+    parser.add_argument("--threads", type=int, help="LLM_THREADS (default: from the load)")
+    parser.add_argument("--base-url", help="use this running model server instead")
+    parser.add_argument("--redis-url", help="use this Redis instead of a private one")
+    parser.add_argument("--max-turns", type=int, default=8, help="as the CLI's default")
+    parser.add_argument("--model-timeout", type=float, default=600.0)
+    parser.add_argument("--task-timeout", type=float, default=1800.0)
+    parser.add_argument("--out", type=Path, help="default: .build/bench-quality/<time>")
+    parser.add_argument("--json", type=Path, help="also write every run's record here")
+    return parser.parse_args(argv)
+
+
+async def measure(args: argparse.Namespace, redis_url: str, base_url: str) -> list[Run]:
+    wanted = args.tasks.split(",") if args.tasks else None
+    chosen = [
+        t
+        for t in tasks(args.demo_prompt_file)
+        if (t.name in wanted if wanted else t.name not in OPTIONAL)
+    ]
+    if not chosen:
+        raise SystemExit(f"no task named in --tasks {args.tasks}")
+    out = args.out or ROOT / ".build" / "bench-quality" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"transcripts and artifacts: {out}")
+    runs: list[Run] = []
+    async with stack(args, redis_url, base_url) as system:
+        # one round = every task once: load changes over time hit every task alike
+        for index in range(1, args.runs + 1):
+            for task in chosen:
+                runs.append(await run_task(system, task, index, args, out))
+    return runs
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    configure_logging("WARNING", json=False, service="bench")
+    cores = os.cpu_count() or 1
+    load_before = load1()
+    threads = args.threads or pick_threads(load_before, cores)
+    print(
+        f"load average before: {load_before:.2f} on {cores} cores"
+        + ("" if args.base_url else f" -> LLM_THREADS={threads}")
+    )
+    loads: list[float] = []
+
+    async def sampled(redis_url: str, base_url: str) -> list[Run]:
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_load(loads, stop))
+        try:
+            return await measure(args, redis_url, base_url)
+        finally:
+            stop.set()
+            await sampler
+
+    with contextlib.ExitStack() as stack:
+        redis_url = args.redis_url or stack.enter_context(private_redis())
+        base_url = args.base_url or stack.enter_context(
+            llm_server(args.llm_image, args.model_file, threads)
+        )
+        started = time.perf_counter()
+        runs = asyncio.run(sampled(redis_url, base_url))
+        elapsed = time.perf_counter() - started
+    executor = "local executor" if args.local else f"Docker sandbox {args.image}"
+    model = (
+        f"the model server at {args.base_url}"
+        if args.base_url
+        else f"model {args.model_file} (LLM_THREADS={threads})"
+    )
+    header = (
+        f"{args.runs} run(s) per task, {executor}, {model}, RedisStreamsRuntime; "
+        f"{elapsed / 60:.0f} min in all"
+    )
+    met = report(runs, loads, header)
+    if args.json:
+        args.json.write_text(json.dumps([vars(r) for r in runs], indent=2))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # the model server, sandboxes and Redis are gone by now
+        sys.exit(130)
