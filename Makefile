@@ -94,10 +94,14 @@ models-test: ## Fetch the small model the llm tests use into models/ (Qwen2.5-Co
 #
 # With OPENAI_API_KEY set, deploy/compose.openai.yml replaces the embedded model (no llm image,
 # no model file needed; AGENT_STREAMS_MODEL_NAME is then required). EXECUTORS / ASSISTANTS set
-# the replica counts. The CLI on this machine reaches Redis on its published 127.0.0.1 port
-# (CLIENT_REDIS_URL overrides, e.g. with credentials).
+# the replica counts. Redis runs with one ACL user per service (`up` adds missing passwords to
+# .env and writes the ACL file); the CLI on this machine connects as user `client` on Redis's
+# published 127.0.0.1 port (CLIENT_REDIS_URL overrides the whole URL).
 # ---------------------------------------------------------------------------------------------
 DOCKER_SOCKET ?= /var/run/docker.sock
+# Redis ACL users (deploy/redis/README.md): the passwords live in ENV_FILE, the rules in REDIS_ACL.
+REDIS_ACL ?= deploy/redis/users.acl
+ENV_FILE ?= .env
 DOCKER_GID ?= $(shell stat -c %g $(DOCKER_SOCKET) 2>/dev/null)
 EXECUTORS ?= 1
 ASSISTANTS ?= 1
@@ -105,9 +109,11 @@ USE_OPENAI := $(if $(OPENAI_API_KEY),1,)
 COMPOSE_FILES := -f docker-compose.yml $(if $(USE_OPENAI),-f deploy/compose.openai.yml)
 COMPOSE_ENV = PYTHON_IMAGE=$(PYTHON_IMAGE) REDIS_IMAGE=$(REDIS_IMAGE) \
 	SERVICE_IMAGE=$(SERVICE_IMAGE) SANDBOX_IMAGE=$(SANDBOX_IMAGE) LLM_IMAGE=$(LLM_IMAGE) \
-	DOCKER_SOCKET=$(DOCKER_SOCKET) DOCKER_GID=$(DOCKER_GID)
+	DOCKER_SOCKET=$(DOCKER_SOCKET) DOCKER_GID=$(DOCKER_GID) REDIS_ACL_FILE=$(abspath $(REDIS_ACL))
 COMPOSE = $(COMPOSE_ENV) docker compose $(COMPOSE_FILES)
-CLIENT = AGENT_STREAMS_REDIS_URL="$${CLIENT_REDIS_URL:-redis://$$($(COMPOSE) port redis 6379)/0}" \
+# The CLI connects as the Redis ACL user `client`, its password from the environment or .env.
+CLIENT_PASSWORD = $${REDIS_CLIENT_PASSWORD:-$$(sed -n 's/^REDIS_CLIENT_PASSWORD=//p' $(ENV_FILE))}
+CLIENT = AGENT_STREAMS_REDIS_URL="$${CLIENT_REDIS_URL:-redis://client:$(CLIENT_PASSWORD)@$$($(COMPOSE) port redis 6379)/0}" \
 	uv run agent-streams
 OUT ?= out
 
@@ -128,7 +134,7 @@ env: ## Write .env for plain `docker compose` (deploy/.env.example + this machin
 		-e 's|^# *REDIS_IMAGE=.*|REDIS_IMAGE=$(REDIS_IMAGE)|' deploy/.env.example >.env; \
 	echo ".env: written (DOCKER_GID=$(DOCKER_GID), PYTHON_IMAGE=$(PYTHON_IMAGE), REDIS_IMAGE=$(REDIS_IMAGE))"
 
-up: engine env base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
+up: engine env redis-passwords redis-acl base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
 	@echo "==> docker compose $(COMPOSE_FILES) up --wait (executors: $(EXECUTORS), assistants: $(ASSISTANTS))"
 	@$(COMPOSE) up -d --no-build --wait --wait-timeout 300 --remove-orphans \
 		--scale executor=$(EXECUTORS) --scale assistant=$(ASSISTANTS)
@@ -167,8 +173,6 @@ demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_
 # ---------------------------------------------------------------------------------------------
 # Redis least privilege (deploy/redis/README.md): one ACL user per service, passwords in .env
 # ---------------------------------------------------------------------------------------------
-REDIS_ACL ?= deploy/redis/users.acl
-ENV_FILE ?= .env
 
 .PHONY: redis-passwords redis-acl
 redis-passwords: ## Add fresh random REDIS_*_PASSWORD lines to .env (only the missing ones)

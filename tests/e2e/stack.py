@@ -3,7 +3,10 @@
 ``Stack`` wraps ``docker compose`` with a project name, a Redis namespace and an environment of
 its own (nothing from the caller's shell or ``.env`` leaks in), with the scripted FAKE model
 override (``compose.fake-model.yml``) on top of the production ``docker-compose.yml``; Redis is
-published on a random 127.0.0.1 port. No pytest here: ``bench/system.py`` uses it too.
+published on a random 127.0.0.1 port and runs with the production ACL users, from passwords and
+an ACL file made for this stack alone (``client()`` and the CLI connect as user ``client``; the
+tests' own inspection uses the operator, ``settings()``). No pytest here: ``bench/system.py``
+uses it too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_streams.acl import SERVICE_USERS, new_password, render_acl
 from agent_streams.client import AgentStreamsClient
 from agent_streams.streams.settings import RuntimeSettings
 
@@ -59,6 +63,7 @@ class Stack:
     namespace: str
     env: dict[str, str]
     env_file: Path
+    passwords: dict[str, str]
 
     @classmethod
     def create(cls, prefix: str, **settings: str) -> Stack:
@@ -71,7 +76,16 @@ class Stack:
         # An empty env file: a developer's .env must not change the stack.
         env_file = Path(tempfile.mkdtemp(prefix=f"{prefix}-")) / "empty.env"
         env_file.write_text("")
-        return cls(f"{prefix}{suffix}", namespace, stack_env(namespace, **settings), env_file)
+        # Redis ACL users, as `make redis-passwords redis-acl` makes them, for this stack only
+        passwords = {user: new_password() for user in (*SERVICE_USERS, "default")}
+        acl_file = env_file.with_name("users.acl")
+        acl_file.write_text(render_acl(namespace, passwords))
+        acl_file.chmod(0o644)  # the Redis container's user reads the bind mount
+        env = stack_env(namespace, **settings)
+        env["REDIS_ACL_FILE"] = str(acl_file)
+        for user in SERVICE_USERS:
+            env[f"REDIS_{user.upper()}_PASSWORD"] = passwords[user]
+        return cls(f"{prefix}{suffix}", namespace, env, env_file, passwords)
 
     def missing_images(self) -> list[str]:
         names = ("SERVICE_IMAGE", "SANDBOX_IMAGE", "REDIS_IMAGE")
@@ -93,21 +107,28 @@ class Stack:
     def containers(self, service: str) -> list[str]:
         return self.compose("ps", "--quiet", service).split()
 
+    def url(self, user: str = "default") -> str:
+        """Redis on its published port, as ``user`` (``default``: the operator, every command)."""
+        address = self.compose("port", "redis", "6379").strip()
+        return f"redis://{user}:{self.passwords[user]}@{address}/0"
+
     @property
     def redis_url(self) -> str:
-        address = self.compose("port", "redis", "6379").strip()
-        return f"redis://{address}/0"
+        """The operator's URL: the tests' own inspection (XPENDING, counters, raw entries)."""
+        return self.url("default")
 
-    def settings(self) -> RuntimeSettings:
-        return RuntimeSettings(redis_url=self.redis_url, namespace=self.namespace)
+    def settings(self, user: str = "default") -> RuntimeSettings:
+        return RuntimeSettings(redis_url=self.url(user), namespace=self.namespace)
 
     def client(self) -> AgentStreamsClient:
-        return AgentStreamsClient(self.settings())
+        """The client API as a user has it: Redis ACL user ``client``."""
+        return AgentStreamsClient(self.settings("client"))
 
     def cli_env(self) -> dict[str, str]:
+        """The CLI's environment, as user ``client``."""
         return {
             **self.env,
-            "AGENT_STREAMS_REDIS_URL": self.redis_url,
+            "AGENT_STREAMS_REDIS_URL": self.url("client"),
             "AGENT_STREAMS_NAMESPACE": self.namespace,
         }
 
@@ -154,6 +175,7 @@ class Stack:
             if leaked:
                 subprocess.run(["docker", "rm", "--force", *leaked], capture_output=True)
             self.env_file.unlink(missing_ok=True)
+            self.env_file.with_name("users.acl").unlink(missing_ok=True)
             self.env_file.parent.rmdir()
         return leaked
 

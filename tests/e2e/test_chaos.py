@@ -123,7 +123,7 @@ async def _submit_all(
     stack: Stack, chaos: Chaos, sessions: dict[str, int], submitted: asyncio.Event
 ) -> None:
     """Submit N tasks at RATE/s; restart Redis once half-way (no submit in flight then)."""
-    client = AgentStreamsClient(stack.settings())
+    client = AgentStreamsClient(stack.settings("client"))
     await client.__aenter__()
     try:
         for n in range(N):
@@ -145,7 +145,7 @@ async def _submit_all(
 async def _reconnect(stack: Stack) -> AgentStreamsClient:
     deadline = time.monotonic() + 60
     while True:
-        client = AgentStreamsClient(stack.settings())
+        client = AgentStreamsClient(stack.settings("client"))
         try:
             return await client.__aenter__()
         except RedisUnavailableError:

@@ -141,7 +141,7 @@ async def test_stopping_an_executor_mid_task_loses_nothing(stack: Stack, stop: l
     code = 'import time\ntime.sleep(6)\nprint("slept")'
     async with stack.client() as client:
         sessions = [await client.submit(scripted(code), timeout_s=240) for _ in range(4)]
-        victim = await _executor_holding_work(stack, client, executors)
+        victim = await _executor_holding_work(stack, executors)
         await asyncio.sleep(2)  # well inside the 6 s sleep of the code it runs
         await asyncio.to_thread(subprocess.run, [*stop, victim], check=True, timeout=60)
         # 6 s of code, a 6 s claim idle time, a new sandbox: well within 90 s
@@ -158,24 +158,24 @@ async def test_stopping_an_executor_mid_task_loses_nothing(stack: Stack, stop: l
         assert dead == []
 
 
-async def _executor_holding_work(
-    stack: Stack, client: AgentStreamsClient, executors: list[str]
-) -> str:
-    """The executor container whose consumer holds pending entries of the code stream."""
-    stream = client.keys.topic("code")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for group in await client.redis.xinfo_groups(stream):
-            if group["name"] not in (b"executor", "executor"):
-                continue  # the canceller's group sees the same entries
-            pending = await client.redis.xpending(stream, group["name"])
-            for consumer in pending["consumers"]:
-                name = consumer["name"]
-                name = name.decode() if isinstance(name, bytes) else str(name)
-                for container in executors:
-                    if name.startswith(container[:12]):
-                        return container
-        await asyncio.sleep(0.1)
+async def _executor_holding_work(stack: Stack, executors: list[str]) -> str:
+    """The executor container whose consumer holds pending entries of the code stream (read
+    as the operator: XPENDING is not the client user's)."""
+    async with AgentStreamsClient(stack.settings()) as operator:
+        stream = operator.keys.topic("code")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for group in await operator.redis.xinfo_groups(stream):
+                if group["name"] not in (b"executor", "executor"):
+                    continue  # the canceller's group sees the same entries
+                pending = await operator.redis.xpending(stream, group["name"])
+                for consumer in pending["consumers"]:
+                    name = consumer["name"]
+                    name = name.decode() if isinstance(name, bytes) else str(name)
+                    for container in executors:
+                        if name.startswith(container[:12]):
+                            return container
+            await asyncio.sleep(0.1)
     raise AssertionError("no executor took the code requests within 60 s")
 
 
