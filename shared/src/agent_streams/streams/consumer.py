@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 import uuid
@@ -39,6 +40,7 @@ from .._cancellation import CancellationToken
 from .._context import MessageContext
 from .._ids import AgentId, TopicId
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
+from .fastpath import stream_entries
 from .wire import Envelope, parse_entry
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ log = structlog.get_logger("agent_streams")
 _TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 _ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
 _LOCK_LINGER_S = 0.05  # an idle agent's lock is released this long after its last message
+_ID_CACHE = 4096  # AgentIds / TopicIds kept for reuse, per consumer
+_YIELD_BELOW = 8  # read batches smaller than this let their handlers start before reading on
 
 
 async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
@@ -93,6 +97,25 @@ class _Item:
 
 
 @dataclass(slots=True)
+class _Running:
+    """The worker task running a handler, for its cancellation token."""
+
+    task: asyncio.Task[Any] | None
+    active: bool = False  # inside the handler now
+    requested: bool = False  # the token cancelled the task; to be taken back (uncancel)
+
+    def cancel_soon(self) -> None:
+        # A token may be cancelled from any thread: the cancel itself happens on the loop.
+        if self.task is not None:
+            self.task.get_loop().call_soon_threadsafe(self._cancel)
+
+    def _cancel(self) -> None:
+        if self.active and not self.requested and self.task is not None:
+            self.requested = True
+            self.task.cancel()
+
+
+@dataclass(slots=True)
 class _Mailbox:
     items: deque[_Item] = field(default_factory=deque)
     worker: asyncio.Task[None] | None = None
@@ -108,6 +131,10 @@ class GroupConsumer:
         # stream key -> topic type (None for the agent type's direct-message inbox)
         self.streams: dict[str, str | None] = {k: (v or None) for k, v in streams.items()}
         self._mailboxes: dict[AgentId, _Mailbox] = {}
+        self._agent_ids: dict[str, AgentId] = {}  # key -> AgentId of this type (bounded)
+        self._topic_ids: dict[tuple[str, str], TopicId] = {}
+        self._replies = runtime.keys.reply("")  # every reply stream's name starts with this
+        self._log_handled = False  # whether "handled" lines are logged (INFO), per drain
         self._inflight: dict[tuple[str, str], float] = {}  # (stream, entry id) -> since
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -194,13 +221,27 @@ class GroupConsumer:
                 await self._capacity.wait()
                 continue
             try:
-                response: Any = await self._redis.xreadgroup(
-                    self.group,
-                    self._s.consumer_name,
-                    dict.fromkeys(self.streams, ">"),
-                    count=min(room, self._s.read_batch),
-                    block=self._s.read_block_ms,
+                streams = list(self.streams)
+                (raw,) = await self._rt.fast.execute(
+                    [
+                        [
+                            "XREADGROUP",
+                            "GROUP",
+                            self.group,
+                            self._s.consumer_name,
+                            "COUNT",
+                            min(room, self._s.read_batch),
+                            "BLOCK",
+                            self._s.read_block_ms,
+                            "STREAMS",
+                            *streams,
+                            *[">"] * len(streams),
+                        ]
+                    ]
                 )
+                if isinstance(raw, Exception):
+                    raise raw
+                response = stream_entries(raw)
                 backoff = 0.05
             except ResponseError as exc:
                 # NOGROUP: Redis lost the group (restart without persistence, or deleted);
@@ -215,14 +256,20 @@ class GroupConsumer:
                 await asyncio.sleep(backoff * (1 + random.random()))
                 backoff = min(backoff * 2, 5.0)
                 continue
+            accepted = 0
             for stream_raw, entries in response or ():
                 stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
                 for entry_id_raw, fields in entries:
                     entry_id = entry_id_raw.decode()
+                    accepted += 1
                     if fields is None:  # trimmed while pending
                         self._queue_ack(stream, entry_id)
                         continue
                     self._accept(stream, entry_id, fields, 1)
+            if 0 < accepted < _YIELD_BELOW:
+                # A request or two: their handlers run (and a reply goes out) before this loop
+                # spends its turn sending the next XREADGROUP. A big batch reads on at once.
+                await asyncio.sleep(0)
 
     def _accept(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], delivery: int
@@ -234,7 +281,7 @@ class GroupConsumer:
             message = self._rt.registry.messages.decode(env.type, env.body, env.version)
             # The reply goes wherever reply_to says: only this namespace's reply streams, or
             # an entry could make a service write into a topic or outside the namespace.
-            replies = self._rt.keys.reply("")
+            replies = self._replies
             if env.reply_to is not None and not env.reply_to.startswith(replies):
                 raise InvalidMessage(
                     f"field 'reply_to' must name a reply stream ({replies}<runtime id>), "
@@ -247,18 +294,34 @@ class GroupConsumer:
             return
         topic = self.streams.get(stream)
         if topic is not None and env.source is not None:  # a topic entry has one (see above)
-            agent_id = AgentId(self.agent_type, env.source)
+            agent_id = self._agent_id(env.source)
             if env.sender == agent_id:  # a publisher never receives its own publish
                 self._queue_ack(stream, entry_id)
                 return
         else:
-            agent_id = AgentId(self.agent_type, env.key or "default")
+            agent_id = self._agent_id(env.key or "default")
         mailbox = self._mailboxes.get(agent_id)
         if mailbox is None:
             mailbox = self._mailboxes[agent_id] = _Mailbox()
         mailbox.items.append(_Item(env, delivery, message))
         if mailbox.worker is None:
             mailbox.worker = self._spawn(self._drain(agent_id, mailbox))
+
+    def _agent_id(self, key: str) -> AgentId:
+        agent_id = self._agent_ids.get(key)
+        if agent_id is None:  # (AgentId validates its parts: ~1.4 us, for an immutable value)
+            if len(self._agent_ids) >= _ID_CACHE:
+                self._agent_ids.clear()
+            agent_id = self._agent_ids[key] = AgentId(self.agent_type, key)
+        return agent_id
+
+    def _topic_id(self, topic: str, source: str) -> TopicId:
+        topic_id = self._topic_ids.get((topic, source))
+        if topic_id is None:
+            if len(self._topic_ids) >= _ID_CACHE:
+                self._topic_ids.clear()
+            topic_id = self._topic_ids[(topic, source)] = TopicId(topic, source)
+        return topic_id
 
     async def _reject(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
@@ -284,10 +347,13 @@ class GroupConsumer:
                 if agent_id not in self._locks_held:  # else still held from its last message
                     await self._acquire_lock(agent_id)
                 try:
+                    self._log_handled = log.is_enabled_for(logging.INFO)
+                    worker = asyncio.current_task()
                     while mailbox.items:
-                        await self._handle(agent_id, mailbox.items[0])
+                        await self._handle(agent_id, mailbox.items[0], worker)
                         mailbox.items.popleft()
-                    self._ack_event.set()  # nothing queued here: acknowledge what was handled
+                    if self._acks_queued:  # nothing queued here: acknowledge what was handled
+                        self._ack_event.set()
                 finally:
                     if self._stopping:
                         await self._release_lock(agent_id)
@@ -302,7 +368,9 @@ class GroupConsumer:
             elif not mailbox.items:
                 self._mailboxes.pop(agent_id, None)
 
-    async def _handle(self, agent_id: AgentId, item: _Item) -> None:
+    async def _handle(
+        self, agent_id: AgentId, item: _Item, worker: asyncio.Task[Any] | None
+    ) -> None:
         env = item.envelope
         started = time.perf_counter()
         is_rpc = env.reply_to is not None
@@ -312,11 +380,10 @@ class GroupConsumer:
             self._queue_ack(env.stream, env.entry_id)
             self._log(env, agent_id, item.delivery, "skipped_cancelled", started)
             return
+        topic = self.streams.get(env.stream)
         ctx = MessageContext(
             sender=env.sender,
-            topic_id=TopicId(self.streams[env.stream] or "", env.source or "")
-            if self.streams.get(env.stream)
-            else None,
+            topic_id=self._topic_id(topic, env.source or "") if topic else None,
             is_rpc=is_rpc,
             cancellation_token=token,
             message_id=env.message_id,
@@ -324,32 +391,39 @@ class GroupConsumer:
         )
         # Several agent types in one process may handle the same entry: one token each.
         self._rt.tokens.setdefault(env.message_id, set()).add(token)
+        # The handler runs in this worker's task (a task per message cost two event-loop turns
+        # and ~7 us): the token cancels the worker while, and only while, the handler runs.
+        running = _Running(worker)
+        token.add_callback(running.cancel_soon)
         try:
             while True:
-                task = asyncio.get_running_loop().create_task(
-                    self._rt.registry.deliver(agent_id, item.message, ctx)
-                )
-                token.link_future(task)
-                try:
-                    await task  # (asyncio.wait({task}) costs ~5 us more per message)
-                except asyncio.CancelledError:
-                    current = asyncio.current_task()
-                    if not task.cancelled() or (current is not None and current.cancelling()):
-                        # This worker is being cancelled (stop), not the handler by its token.
-                        task.cancel()
-                        await asyncio.gather(task, return_exceptions=True)
-                        raise
-                except Exception:
-                    pass  # the handler's error: read from the task below
-                if task.cancelled():
+                exc: BaseException | None = None
+                result: Any = None
+                cancelled = token.is_cancelled()
+                if not cancelled:
+                    running.active = True
+                    try:
+                        result = await self._rt.registry.deliver(agent_id, item.message, ctx)
+                    except asyncio.CancelledError:
+                        if not running.requested:
+                            raise  # this worker is being cancelled (stop), not by the token
+                        cancelled = True
+                    except Exception as error:
+                        exc = error
+                    finally:
+                        running.active = False
+                    if running.requested:  # the token's cancel: taken back, once
+                        running.requested = False
+                        if running.task is not None and running.task.uncancel() and cancelled:
+                            raise asyncio.CancelledError  # stop() cancelled the worker as well
+                if cancelled:
                     outcome = "cancelled"
                     self._queue_ack(env.stream, env.entry_id)
                     break
-                exc = task.exception()
-                # A reply carries its entry's XACK in the same pipeline: one round trip.
+                # A reply carries its entry's XACK in the same write: one round trip.
                 if exc is None:
                     if is_rpc:
-                        await self._rt.send_reply(env, result=task.result(), ack_group=self.group)
+                        await self._rt.send_reply(env, result=result, ack_group=self.group)
                         self._acked(env.stream, [env.entry_id])
                     else:
                         self._queue_ack(env.stream, env.entry_id)
@@ -395,6 +469,8 @@ class GroupConsumer:
         self._log(env, agent_id, item.delivery, outcome, started)
 
     def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
+        if not self._log_handled:
+            return
         log.info(
             "handled",
             agent=str(agent_id),
@@ -465,18 +541,19 @@ class GroupConsumer:
             self._ack_timer = None
         if not acks:
             return
+        commands = [["XACK", stream, self.group, *ids] for stream, ids in acks.items()]
         while True:
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for stream, ids in acks.items():
-                        pipe.xack(stream, self.group, *ids)
-                    await pipe.execute()
+                results = await self._rt.fast.execute(commands)
                 break
             except _TRANSIENT as exc:
                 if self._stopping:
                     return  # unacked entries are redelivered: at-least-once
                 log.warning("redis_unreachable", during="ack", error=str(exc))
                 await asyncio.sleep(0.2)
+        for error in results:
+            if isinstance(error, Exception):
+                raise error
         for stream, ids in acks.items():
             self._acked(stream, ids)
 

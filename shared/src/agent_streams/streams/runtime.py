@@ -44,6 +44,7 @@ from ..exceptions import (
 from ..keys import Keys
 from . import scripts as lua
 from .consumer import GroupConsumer, cancel_and_wait, supervise
+from .fastpath import FastRedis, connection_options, new_message_id, stream_entries
 from .settings import RuntimeSettings
 from .wire import Envelope, build_fields
 
@@ -89,16 +90,17 @@ class RedisStreamsRuntime:
         # RESP2 pinned: reply shapes must not change with the client library's default. The
         # pool is sized for max_inflight handlers plus the background loops (redis-py's default
         # of 100 raised MaxConnectionsError under load); a blocking pool would cost ~0.2 ms per
-        # send_message round trip.
+        # send_message round trip. No socket timeout, TCP keepalive instead: see ``fastpath``.
         self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(  # owns it: closes it
             aioredis.ConnectionPool.from_url(
                 self.settings.redis_url,
                 max_connections=self.settings.max_connections,
                 protocol=2,
                 health_check_interval=30,
-                socket_keepalive=True,
+                **connection_options(),
             )
         )
+        self.fast = FastRedis(self.redis)  # the hot paths' commands (see fastpath)
         self.registry = AgentRegistry(self)
         self.scripts = _Scripts(
             publish=self.redis.register_script(lua.PUBLISH),
@@ -114,6 +116,7 @@ class RedisStreamsRuntime:
         self._sent_requests = False  # only then is there a reply stream to delete at stop
         self._writes: list[_Write] = []
         self._write_event: asyncio.Event | None = None
+        self._flush_lock = asyncio.Lock()  # one write in flight at a time: publishes keep order
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._stopped = False
@@ -223,6 +226,7 @@ class RedisStreamsRuntime:
         if self._sent_requests:  # a publish-only process (the client) may not DEL (Redis ACL)
             with contextlib.suppress(*_TRANSIENT):
                 await self.redis.delete(self.keys.reply(self.runtime_id))
+        await self.fast.close()
         if self._own_redis:
             await self.redis.aclose()
 
@@ -232,7 +236,11 @@ class RedisStreamsRuntime:
         await self.ready()
         while True:
             await asyncio.gather(*(c.wait_idle(0.2) for c in self._consumers.values()))
-            locally_idle = all(c.idle for c in self._consumers.values()) and not self._writes
+            locally_idle = (
+                all(c.idle for c in self._consumers.values())
+                and not self._writes
+                and not self._flush_lock.locked()
+            )
             if locally_idle and await self._groups_drained():
                 break
             await asyncio.sleep(0.05)
@@ -268,7 +276,7 @@ class RedisStreamsRuntime:
             name,
             body,
             version,
-            message_id or uuid.uuid4().hex,
+            message_id or new_message_id(),
             source=topic_id.source,
             sender=sender,
         )
@@ -291,7 +299,17 @@ class RedisStreamsRuntime:
             raise RuntimeStateError("the runtime is not running: call start() first")
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         limit = 0 if control else self.settings.queue_limit
-        self._writes.append(_Write(stream, session, topic, fields, future, limit))
+        write = _Write(stream, session, topic, fields, future, limit)
+        if not self._writes and not self._flush_lock.locked():
+            # Nothing queued, nothing in flight: this write goes out from the caller's task at
+            # once, two event-loop turns sooner than through the write loop (a send_message
+            # round trip, a handler's publish). Writes made meanwhile queue up behind it.
+            async with self._flush_lock:
+                await self._send_batch([write])
+            if self._writes:  # a write re-queued (NOSCRIPT), or queued behind this one
+                self._write_event.set()
+            return await future
+        self._writes.append(write)
         self._write_event.set()
         return await future
 
@@ -303,69 +321,76 @@ class RedisStreamsRuntime:
             await self._flush_writes()
 
     async def _flush_writes(self) -> None:
-        """Every publish waiting now goes out in one pipeline (automatic batching), with one
+        async with self._flush_lock:
+            while self._writes:
+                batch, self._writes = self._writes[:1000], self._writes[1000:]
+                await self._send_batch(batch)
+
+    async def _send_batch(self, batch: list[_Write]) -> None:
+        """Every publish waiting now goes out in one write (automatic batching), with one
         EVALSHA per stream and session: packing and parsing per command, not per message, is
         what bounds a publisher's rate."""
-        while self._writes:
-            batch, self._writes = self._writes[:1000], self._writes[1000:]
-            groups: dict[tuple[str, str | None, str, int], list[_Write]] = {}
+        groups: dict[tuple[str, str | None, str, int], list[_Write]] = {}
+        for w in batch:
+            groups.setdefault((w.stream, w.session, w.topic, w.queue_limit), []).append(w)
+        s = self.settings
+        commands: list[list[Any]] = []
+        for (stream, session, topic, limit), writes in groups.items():
+            keys = [stream, session] if session else [stream]
+            # EVALSHA itself: redis-py's Script object checks SCRIPT EXISTS first.
+            command: list[Any] = [
+                "EVALSHA",
+                self.scripts.publish.sha,
+                len(keys),
+                *keys,
+                s.stream_maxlen,
+                limit,
+                s.session_log_maxlen if session else 0,
+                s.session_ttl_s,
+                topic,
+            ]
+            for w in writes:
+                command.append(2 * len(w.fields))
+                for item in w.fields.items():
+                    command += item
+            commands.append(command)
+        results: list[Any] = []
+        for attempt in range(8):
+            try:
+                results = await self.fast.execute(commands)
+                break
+            except _TRANSIENT as exc:
+                log.warning(
+                    "redis_unreachable", during="publish", error=str(exc), attempt=attempt + 1
+                )
+                await asyncio.sleep(min(0.1 * 2**attempt, 3.0))
+        else:
             for w in batch:
-                groups.setdefault((w.stream, w.session, w.topic, w.queue_limit), []).append(w)
-            s = self.settings
-            results: list[Any] = []
-            for attempt in range(8):
-                try:
-                    async with self.redis.pipeline(transaction=False) as pipe:
-                        for (stream, session, topic, limit), writes in groups.items():
-                            args: list[Any] = [
-                                s.stream_maxlen,
-                                limit,
-                                s.session_log_maxlen if session else 0,
-                                s.session_ttl_s,
-                                topic,
-                            ]
-                            for w in writes:
-                                args.append(2 * len(w.fields))
-                                for k, v in w.fields.items():
-                                    args += [k, v]
-                            keys = [stream, session] if session else [stream]
-                            # EVALSHA itself: a Script object in a pipeline makes redis-py send
-                            # SCRIPT EXISTS first, one more round trip on every flush.
-                            pipe.evalsha(self.scripts.publish.sha, len(keys), *keys, *args)
-                        results = await pipe.execute(raise_on_error=False)
-                    break
-                except _TRANSIENT as exc:
-                    log.warning(
-                        "redis_unreachable", during="publish", error=str(exc), attempt=attempt + 1
-                    )
-                    await asyncio.sleep(min(0.1 * 2**attempt, 3.0))
-            else:
-                for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(RedisConnectionError("Redis unreachable"))
+            return
+        missing: list[_Write] = []
+        for ((stream, _session, _topic, limit), writes), result in zip(
+            groups.items(), results, strict=True
+        ):
+            if isinstance(result, NoScriptError):
+                missing.extend(writes)
+            elif isinstance(result, Exception):
+                for w in writes:
                     if not w.future.done():
-                        w.future.set_exception(RedisConnectionError("Redis unreachable"))
-                continue
-            missing: list[_Write] = []
-            for ((stream, _session, _topic, limit), writes), result in zip(
-                groups.items(), results, strict=True
-            ):
-                if isinstance(result, NoScriptError):
-                    missing.extend(writes)
-                elif isinstance(result, Exception):
-                    for w in writes:
-                        if not w.future.done():
-                            w.future.set_exception(result)
-                else:
-                    backlog, *entry_ids = result
-                    for w, entry_id in zip(writes, entry_ids, strict=True):
-                        if w.future.done():
-                            continue
-                        if entry_id == 0:
-                            w.future.set_exception(QueueFullError(stream, int(backlog), limit))
-                        else:
-                            w.future.set_result(entry_id.decode())
-            if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load, send again
-                await self.redis.script_load(lua.PUBLISH)
-                self._writes[:0] = missing
+                        w.future.set_exception(result)
+            else:
+                backlog, *entry_ids = result
+                for w, entry_id in zip(writes, entry_ids, strict=True):
+                    if w.future.done():
+                        continue
+                    if entry_id == 0:
+                        w.future.set_exception(QueueFullError(stream, int(backlog), limit))
+                    else:
+                        w.future.set_result(entry_id.decode())
+        if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load, send again
+            await self.redis.script_load(lua.PUBLISH)
+            self._writes[:0] = missing
 
     # -- request / reply ------------------------------------------------------------------
     async def send_message(
@@ -385,7 +410,7 @@ class RedisStreamsRuntime:
         timeout or cancellation the remote handler is cancelled too.
         """
         await self.ready()
-        mid = message_id or uuid.uuid4().hex
+        mid = message_id or new_message_id()
         name, body, version = self.registry.messages.encode(message)
         deadline = int((time.time() + timeout) * 1000) if timeout else None
         fields = build_fields(
@@ -405,9 +430,12 @@ class RedisStreamsRuntime:
         self._sent_requests = True
         if cancellation_token is not None:
             cancellation_token.link_future(waiter)
+        timer: asyncio.TimerHandle | None = None
         try:
             await self._write(self.keys.inbox(recipient.type), None, "", fields)
-            status, reply = await asyncio.wait_for(waiter, timeout)
+            if timeout is not None:  # (asyncio.wait_for costs one more event-loop turn)
+                timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
+            status, reply = await waiter
         except TimeoutError:
             await self._cancel_remote(mid)
             raise TimeoutError(f"no reply from {recipient} within {timeout} s") from None
@@ -415,6 +443,8 @@ class RedisStreamsRuntime:
             await asyncio.shield(self._cancel_remote(mid))
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             self._waiters.pop(mid, None)
         if status == "error":
             error_type = reply.get(b"error_type", b"Exception").decode()
@@ -484,29 +514,38 @@ class RedisStreamsRuntime:
             fields |= {"status": "ok", "type": name, "body": body, "v": str(version)}
         else:
             fields |= {"status": "error", "error_type": type(error).__name__, "error": str(error)}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(env.reply_to, fields, maxlen=10_000, approximate=True)  # type: ignore[arg-type]
-            pipe.expire(env.reply_to, self.settings.reply_ttl_s)
-            if ack_group is not None:
-                pipe.xack(env.stream, ack_group, env.entry_id)
-            await pipe.execute()
+        xadd: list[Any] = ["XADD", env.reply_to, "MAXLEN", "~", 10_000, "*"]
+        for item in fields.items():
+            xadd += item
+        commands = [xadd, ["EXPIRE", env.reply_to, self.settings.reply_ttl_s]]
+        if ack_group is not None:
+            commands.append(["XACK", env.stream, ack_group, env.entry_id])
+        for result in await self.fast.execute(commands):
+            if isinstance(result, Exception):
+                raise result
 
     async def _reply_loop(self) -> None:
         stream = self.keys.reply(self.runtime_id)
         last = "0"
         while True:
             try:
-                response: Any = await self.redis.xread({stream: last}, block=1000, count=500)
+                (raw,) = await self.fast.execute(
+                    [["XREAD", "COUNT", 500, "BLOCK", 1000, "STREAMS", stream, last]]
+                )
+                if isinstance(raw, Exception):
+                    raise raw
             except _TRANSIENT as exc:
                 log.warning("redis_unreachable", during="replies", error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
-            for _stream, entries in response or ():
+            for _stream, entries in stream_entries(raw):
                 for entry_id, fields in entries:
                     last = entry_id.decode()
                     waiter = self._waiters.get(fields.get(b"id", b"").decode())
                     if waiter is not None and not waiter.done():
                         waiter.set_result((fields.get(b"status", b"ok").decode(), fields))
+                # The callers run on before this loop spends its turn on the next XREAD.
+                await asyncio.sleep(0)
 
     # -- errors and dead letters ----------------------------------------------------------
     async def report_bad_input(
@@ -595,6 +634,11 @@ class RedisStreamsRuntime:
                     approximate=True,
                 )
             await pipe.execute()
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _field(fields: dict[bytes, bytes], name: bytes) -> str:

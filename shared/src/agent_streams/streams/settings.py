@@ -37,7 +37,8 @@ class RuntimeSettings(BaseSettings):
         default=1_200, ge=16, description="Redis connections per process, at most"
     )
     read_batch: int = Field(default=256, ge=1, le=10_000)
-    # Below redis-py's 5 s socket timeout, or a blocked read would time the socket out.
+    # Below redis-py's default 5 s socket timeout: the runtime's own pool has none (see
+    # fastpath), but a client passed in as ``redis=`` may, and would time a longer block out.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
     max_inflight: int = Field(default=1_024, ge=1)
     claim_idle_ms: int = Field(default=30_000, ge=100)

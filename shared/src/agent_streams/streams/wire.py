@@ -56,24 +56,18 @@ def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
         raise InvalidMessage(f"field {name.decode()!r} is not valid UTF-8") from None
 
 
+_KNOWN_FIELDS = frozenset(
+    f.encode() for f in ("type", "body", "source", "v", "id", "sender", "key", "reply_to")
+) | {b"deadline", b"topic"}
+_senders: dict[str, AgentId] = {}  # sender text -> AgentId (immutable), bounded below
+
+
 def parse_entry(
     stream: str, entry_id: str, fields: dict[bytes, bytes], *, max_body_bytes: int
 ) -> Envelope:
     """Checks the entry's shape (not the body's schema); raises ``InvalidMessage``."""
-    known = {
-        b"type",
-        b"body",
-        b"source",
-        b"v",
-        b"id",
-        b"sender",
-        b"key",
-        b"reply_to",
-        b"deadline",
-        b"topic",
-    }
-    unknown = sorted(f.decode(errors="replace") for f in fields if f not in known)
-    if unknown:
+    if not _KNOWN_FIELDS.issuperset(fields):
+        unknown = sorted(f.decode(errors="replace") for f in fields if f not in _KNOWN_FIELDS)
         raise InvalidMessage(
             f"unknown fields {unknown}; expected type, body, source[, v, id, sender]"
         )
@@ -89,34 +83,53 @@ def parse_entry(
         body.decode()
     except UnicodeDecodeError:
         raise InvalidMessage("body is not valid UTF-8 JSON") from None
-    version_text = _text(fields, b"v") or "1"
-    if not version_text.isdigit():
-        raise InvalidMessage(f"field 'v' must be a positive integer, got {version_text!r}")
-    sender_text = _text(fields, b"sender")
+    get = fields.get
+    version_text = _text(fields, b"v") if b"v" in fields else "1"
+    if version_text == "1":
+        version = 1
+    elif version_text and version_text.isdigit():
+        version = int(version_text)
+    else:
+        version_text = version_text or "1"  # an empty v means the default, as before
+        if not version_text.isdigit():
+            raise InvalidMessage(f"field 'v' must be a positive integer, got {version_text!r}")
+        version = int(version_text)
+    sender_text = _text(fields, b"sender") if b"sender" in fields else None
     try:
-        source = _text(fields, b"source")
+        source = _text(fields, b"source") if b"source" in fields else None
         if source is not None:
             validate_name(source, "source")
-        key = _text(fields, b"key")
+        key = _text(fields, b"key") if b"key" in fields else None
         if key is not None:
             validate_name(key, "key")
-        sender = AgentId.from_str(sender_text) if sender_text else None
+        sender = _sender(sender_text) if sender_text else None
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
-    deadline_text = _text(fields, b"deadline")
+    deadline_text = _text(fields, b"deadline") if b"deadline" in fields else None
+    message_id = _text(fields, b"id") if b"id" in fields else None
     return Envelope(
         stream=stream,
         entry_id=entry_id,
         type=type_,
         body=body,
-        version=int(version_text),
+        version=version,
         source=source,
-        message_id=_text(fields, b"id") or entry_id,
+        message_id=message_id or entry_id,
         sender=sender,
         key=key,
-        reply_to=_text(fields, b"reply_to"),
+        reply_to=_text(fields, b"reply_to") if get(b"reply_to") is not None else None,
         deadline_ms=int(deadline_text) if deadline_text and deadline_text.isdigit() else None,
     )
+
+
+def _sender(text: str) -> AgentId:
+    sender = _senders.get(text)
+    if sender is None:
+        sender = AgentId.from_str(text)
+        if len(_senders) >= 4096:
+            _senders.clear()
+        _senders[text] = sender
+    return sender
 
 
 def build_fields(
