@@ -5,8 +5,12 @@
 #   docker build -f deploy/llm.Dockerfile -t agent-streams/llm:latest deploy
 #   docker run --rm -p 127.0.0.1:8081:8081 -v "$PWD/models:/models:ro" agent-streams/llm:latest
 #
-# llama-cpp-python ships only a source package: it compiles here (~160 s on 2 cores), tuned to
-# the building CPU (GGML_NATIVE), so build the image on the machine that runs it.
+# llama-cpp-python ships only a source package: it compiles here (~160 s on 2 idle cores).
+# CPU features are chosen, not detected: AVX2 + FMA + F16C (x86-64-v3: every x86 server and
+# laptop CPU since 2013-15), so the image runs on any such machine. GGML_NATIVE would build for
+# the building CPU and, on a VM that lists AMX, crash with SIGILL at the first request (AMX
+# `tilezero` in libggml-cpu, seen on this project's machines). GGML_CPU_ARGS overrides, e.g.
+# --build-arg GGML_CPU_ARGS="-DGGML_NATIVE=ON" for a build tuned to the host.
 # Runtime knobs: MODEL_FILE, MODEL_ALIAS (default: MODEL_FILE without .gguf), LLM_THREADS,
 # LLM_THREADS_BATCH (default: LLM_THREADS), LLM_CTX, LLM_PORT, LLM_EXTRA_ARGS.
 ARG BASE_IMAGE=python:3.11-slim
@@ -16,9 +20,10 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 ARG LLAMA_CPP_PYTHON_VERSION=0.3.36
+ARG GGML_CPU_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 # No LLaVA (vision) and no OpenMP: faster to build, and OpenMP's spinning threads made the
 # 2-thread speed collapse whenever another process took a core.
-ENV CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF"
+ENV CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF ${GGML_CPU_ARGS}"
 RUN python -m venv /opt/llm \
     && start=$(date +%s) \
     && /opt/llm/bin/pip install --no-cache-dir --disable-pip-version-check \
