@@ -69,6 +69,9 @@ def _start_container() -> tuple[str, str]:
         "--publish", "127.0.0.1::8081",
         "--volume", f"{MODELS_DIR}:/models:ro",
         "--env", f"MODEL_FILE={MODEL_FILE}",
+        # one thread: with two, llama.cpp's speed collapses when another process takes a core
+        # (the suite runs beside sandboxes and compose stacks); one degrades gracefully
+        "--env", "LLM_THREADS=1",
         "--memory", "2g",
         IMAGE,
         check=False,
