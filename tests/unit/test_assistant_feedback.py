@@ -80,6 +80,7 @@ def test_success_shows_output_files_and_asks_to_stop_when_done() -> None:
     assert len(fb.text) < OUTPUT_CHARS + 400
     assert "Files created: plot.png" in fb.text
     assert "final answer in plain text and no code" in fb.text
+    assert "state what the output shows, with its numbers, and name the files" in fb.text
 
 
 def test_success_without_output() -> None:

@@ -11,7 +11,8 @@ is short, leads with the verdict, and ends with one concrete instruction:
 * timeout: says it was stopped after N s and asks for a faster script.
 * success: the output (head and tail when long), the files created, and "if this completes the
   task, reply with the final answer and no code", so that the model stops instead of writing
-  yet another script.
+  yet another script; the answer is asked to state the output's numbers and name the files
+  (without that the 1.5B answered "The script completed the task successfully.").
 
 The whole conversation is stored, but the model reads at most ``max_history_chars`` of it
 (``fit_history``): the system prompt, the task, and the most recent turns that fit. The embedded
@@ -99,7 +100,8 @@ def execution_feedback(
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
         + "If this completes the task, reply with the final answer in plain text and no "
-        "code. Otherwise reply with the whole next script."
+        "code: state what the output shows, with its numbers, and name the files. Otherwise "
+        "reply with the whole next script."
     )
     return Feedback(text, None)
 
