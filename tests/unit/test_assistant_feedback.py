@@ -114,3 +114,16 @@ def test_fit_history_keeps_prompt_task_and_latest_whole_turns() -> None:
     # the latest turn is kept even when it alone is over the budget
     assert fit_history(history, 10) == [system, task, *turns[-2:]]
     assert fit_history([system, task], 10) == [system, task]
+
+
+def test_success_with_nan_in_the_output_asks_for_a_check() -> None:
+    nan = result(output="symbol\nAAPL    759.8\nMSFT      NaN\n")
+    fb = execution_feedback(nan, timeout_s=60, previous_error=None)
+    assert fb.error is None
+    assert "The output contains NaN (missing values)" in fb.text
+    clean = execution_feedback(
+        result(output="symbol\nAAPL    64.8\nMSFT    -7.5\nNancy's file\n"),
+        timeout_s=60,
+        previous_error=None,
+    )
+    assert "NaN" not in clean.text

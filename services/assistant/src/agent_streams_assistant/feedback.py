@@ -12,7 +12,10 @@ is short, leads with the verdict, and ends with one concrete instruction:
 * success: the output (head and tail when long), the files created, and "if this completes the
   task, reply with the final answer and no code", so that the model stops instead of writing
   yet another script; the answer is asked to state the output's numbers and name the files
-  (without that the 1.5B answered "The script completed the task successfully.").
+  (without that the 1.5B answered "The script completed the task successfully."). When the
+  output shows NaN, a note says that values are missing and asks for a check first: the 1.5B
+  otherwise reported "MSFT NaN" as a result and left an empty line in the plot (an operator
+  precedence slip in its filter).
 
 The whole conversation is stored, but the model reads at most ``max_history_chars`` of it
 (``fit_history``): the system prompt, the task, and the most recent turns that fit. The embedded
@@ -21,6 +24,7 @@ model has a 4096-token context; a long repair loop would otherwise end in "conte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +47,12 @@ DEFAULT_SYSTEM_PROMPT = (
     "All code required to complete this task must be contained within a single response."
 )
 """The AutoGen code-execution quickstart's system prompt, verbatim: short and concrete."""
+
+NAN_NOTE = (
+    "The output contains NaN (missing values): often a filter, a join or a date range went "
+    "wrong, and a plot of them is empty. Check the script before you answer.\n"
+)
+_NAN = re.compile(r"\b(?:NaN|nan)\b")
 
 ERROR_TAIL_LINES = 20
 ERROR_TAIL_CHARS = 1_500
@@ -99,6 +109,7 @@ def execution_feedback(
     text = (
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
+        + (NAN_NOTE if _NAN.search(result.output) else "")
         + "If this completes the task, reply with the final answer in plain text and no "
         "code: state what the output shows, with its numbers, and name the files. Otherwise "
         "reply with the whole next script."
