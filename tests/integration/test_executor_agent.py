@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -35,6 +36,7 @@ from agent_streams_executor.agent import (
     Executor,
     ExecutorCanceller,
     RunRegistry,
+    answer_dead_letters,
 )
 from agent_streams_executor.executors.local import LocalExecutorPool
 from agent_streams_executor.settings import ExecutorSettings
@@ -202,3 +204,66 @@ async def test_cancel_task_kills_the_running_code_at_once(
     assert time.monotonic() - started < 10  # not the 60 s the code wanted
     await poll_until(lambda: "s5" not in harness.pool.sessions, timeout_s=10)
     assert harness.results.seen == []  # a cancelled run publishes nothing
+
+
+class BrokenPool(LocalExecutorPool):
+    """Failure injection: every run raises, as when the sandbox engine keeps failing."""
+
+    async def run(self, *args: object, **kwargs: object) -> Any:
+        raise RuntimeError("the sandbox engine is gone")
+
+
+async def test_a_request_given_up_on_is_still_answered(
+    redis_url: str, namespace: str, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """Dead-lettered after max_deliveries: the assistant gets an ExecutionResult saying so
+    (exit code 1, the reason) instead of waiting for the task's deadline."""
+    settings = RuntimeSettings(
+        redis_url=redis_url,
+        namespace=namespace,
+        read_block_ms=100,
+        retry_backoff_ms=10,
+        max_deliveries=2,
+    )
+    results = Results()
+
+    @type_subscription("results")
+    class Recorder(RoutedAgent):
+        def __init__(self) -> None:
+            super().__init__("records execution results")
+
+        @message_handler
+        async def on_result(self, message: ExecutionResult, ctx: MessageContext) -> None:
+            results.seen.append(message)
+            results.arrived.set()
+
+    runtime = RedisStreamsRuntime(settings.model_copy(update={"consumer_name": "executor-1"}))
+    runs = RunRegistry(runtime.redis, runtime.keys, result_ttl_s=600)
+    store = ArtifactStore(runtime.redis, runtime.keys, ttl_s=600)
+    pool = BrokenPool(ExecutorSettings(backend="local", local_root_dir=tmp_path / "sessions"))
+    await pool.start()
+    await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, store, runs))
+    answer_dead_letters(runtime, runs)
+    client = RedisStreamsRuntime(settings.model_copy(update={"consumer_name": "client"}))
+    await Recorder.register(client, "recorder", Recorder)
+    try:
+        for started in (runtime, client):
+            started.start()
+            await started.ready()
+        request = ExecutionRequest(turn=3, code_blocks=[CodeBlockSpec(code="print(1)")])
+        await client.publish_message(
+            request, TopicId(CODE_TOPIC, "gone-1"), message_id="task-9.3.code"
+        )
+        result = await results.next()
+        assert (result.turn, result.request_id, result.exit_code) == (3, "task-9.3.code", 1)
+        assert "The executor gave up on this code (handler failed 2 times" in result.output
+        assert "the sandbox engine is gone" in result.stderr
+        [(_, dead)] = await redis_client.xrange(Keys(namespace).dead_letters)
+        assert dead[b"id"] == b"task-9.3.code"
+        # stored like a run's result: a late redelivery is answered the same way
+        stored = await runs.stored_result("task-9.3.code")
+        assert stored == result
+    finally:
+        for stopped in (client, runtime):
+            await stopped.stop()
+        await pool.aclose()

@@ -24,6 +24,11 @@ publishes that message id on the runtime's cancel channel. The replica running i
 handler's token, which kills the code (see ``channel.py``). Register the canceller on a runtime
 of its own (``main.py`` does): a runtime keeps one cancellation token per message id, and both
 agent types handle every message of the code topic.
+
+A request the executors give up on (dead-lettered: its handler failed ``max_deliveries`` times,
+or the replicas holding it kept dying) is still answered: ``answer_dead_letters`` publishes an
+``ExecutionResult`` (exit code 1, the reason) for it, so the assistant takes its next turn now
+instead of waiting for the task's deadline.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from agent_streams.messages import (
     ExecutionRequest,
     ExecutionResult,
 )
+from agent_streams.streams import DeadLetter, RedisStreamsRuntime
 
 from .executors.base import CodeResult
 from .executors.pool import ExecutorPool
@@ -55,7 +61,15 @@ from .extraction import from_specs
 from .results import artifact_refs, to_execution_result
 from .session_files import SessionFiles
 
-__all__ = ["AGENT_TYPE", "CANCELLER_TYPE", "Executor", "ExecutorCanceller", "RunRegistry"]
+__all__ = [
+    "AGENT_TYPE",
+    "CANCELLER_TYPE",
+    "Executor",
+    "ExecutorCanceller",
+    "RunRegistry",
+    "answer_dead_letters",
+    "gave_up_result",
+]
 
 AGENT_TYPE = "executor"
 CANCELLER_TYPE = "executor-cancel"
@@ -236,3 +250,37 @@ class ExecutorCanceller(RoutedAgent):
     @message_handler
     async def on_request(self, message: ExecutionRequest, ctx: MessageContext) -> None:
         """Requests are the ``Executor``'s; this group only acknowledges them."""
+
+
+def gave_up_result(dead: DeadLetter) -> ExecutionResult | None:
+    """The answer to an ``ExecutionRequest`` the executors gave up on (None for anything else:
+    other agent types' dead letters, bad input, the canceller's group)."""
+    if dead.group != AGENT_TYPE or not dead.source:
+        return None
+    if not isinstance(dead.message, ExecutionRequest):
+        return None
+    text = (
+        f"The executor gave up on this code ({dead.reason}); it may not have run to the end. "
+        "If the code itself can crash or exhaust the sandbox (memory, output, processes), "
+        "change it; otherwise running it again may work."
+    )
+    return ExecutionResult(
+        turn=dead.message.turn, request_id=dead.message_id, exit_code=1, output=text, stderr=text
+    )
+
+
+def answer_dead_letters(runtime: RedisStreamsRuntime, runs: RunRegistry) -> None:
+    """Answer every ``ExecutionRequest`` this runtime dead-letters (see the module docstring);
+    the answer is stored like a run's result, so a late redelivery gets the same one."""
+
+    async def answer(dead: DeadLetter) -> None:
+        result = gave_up_result(dead)
+        if result is None or dead.source is None:
+            return
+        await runs.store_result(dead.message_id, result)
+        await runtime.publish_message(
+            result, TopicId(RESULTS_TOPIC, dead.source), message_id=f"{dead.message_id}.result"
+        )
+        log.warning("request_given_up", session=dead.source, request=dead.message_id)
+
+    runtime.add_dead_letter_listener(answer)

@@ -18,7 +18,14 @@ from agent_streams.logging import configure_logging
 from agent_streams.service import serve
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 
-from .agent import AGENT_TYPE, CANCELLER_TYPE, Executor, ExecutorCanceller, RunRegistry
+from .agent import (
+    AGENT_TYPE,
+    CANCELLER_TYPE,
+    Executor,
+    ExecutorCanceller,
+    RunRegistry,
+    answer_dead_letters,
+)
 from .executors.base import SandboxStartError
 from .executors.docker import DockerExecutorPool
 from .executors.local import LocalExecutorPool
@@ -46,6 +53,7 @@ async def main(settings: ExecutorSettings) -> None:
     )
     await pool.start()  # Docker: engine and image checked, orphans removed, spares starting
     await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, artifacts, runs))
+    answer_dead_letters(runtime, runs)  # a request given up on still gets a result
     # The canceller gets a runtime of its own so that it keeps reading cancels while the
     # executor's runtime drains its runs after SIGTERM; it stops last.
     canceller = RedisStreamsRuntime(canceller_settings(settings))

@@ -1,6 +1,6 @@
 """The Redis Streams runtime (see ``runtime.RedisStreamsRuntime``)."""
 
-from .runtime import RedisStreamsRuntime
+from .runtime import DeadLetter, RedisStreamsRuntime
 from .settings import RuntimeSettings
 
-__all__ = ["RedisStreamsRuntime", "RuntimeSettings"]
+__all__ = ["DeadLetter", "RedisStreamsRuntime", "RuntimeSettings"]

@@ -18,7 +18,7 @@ import time
 import traceback
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ from . import scripts as lua
 from .consumer import GroupConsumer, cancel_and_wait, supervise
 from .fastpath import FastRedis, connection_options, new_message_id, stream_entries
 from .settings import RuntimeSettings
-from .wire import Envelope, build_fields
+from .wire import Envelope, build_fields, parse_entry
 
 __all__ = ["RedisStreamsRuntime"]
 
@@ -122,6 +122,7 @@ class RedisStreamsRuntime:
         self._stopped = False
         self._closed = False  # set once draining is over: handlers may publish while draining
         self._pubsub: Any = None
+        self._dead_letter_listeners: list[Callable[[DeadLetter], Awaitable[None]]] = []
 
     # -- registration ---------------------------------------------------------------------
     async def register_factory(
@@ -572,6 +573,14 @@ class RedisStreamsRuntime:
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
+        if self._dead_letter_listeners:
+            await self._tell_dead_letter(error, fields)
+
+    def add_dead_letter_listener(self, listener: Callable[[DeadLetter], Awaitable[None]]) -> None:
+        """Call ``listener`` after this runtime dead-letters an entry (it is on the dead-letter
+        stream by then), so that the agent type that gave up can tell whoever waits for an
+        answer. A listener's error is logged, never raised."""
+        self._dead_letter_listeners.append(listener)
 
     async def dead_letter(
         self, env: Envelope, group: str, exc: BaseException, attempts: int
@@ -612,6 +621,34 @@ class RedisStreamsRuntime:
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
+        if self._dead_letter_listeners:
+            await self._tell_dead_letter(error, fields)
+
+    async def _tell_dead_letter(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
+        message: Any = None
+        with contextlib.suppress(Exception):  # bad input: the listeners get no message
+            env = parse_entry(
+                error["stream"],
+                error["entry"],
+                fields,
+                max_body_bytes=self.settings.max_body_bytes,
+            )
+            message = self.registry.messages.decode(env.type, env.body, env.version)
+        dead = DeadLetter(
+            stream=error["stream"],
+            entry_id=error["entry"],
+            group=error["group"],
+            type=error["type"],
+            message_id=error["id"],
+            source=error["source"] or None,
+            reason=error["error"],
+            message=message,
+        )
+        for listener in self._dead_letter_listeners:
+            try:
+                await listener(dead)
+            except Exception as exc:  # a listener must not undo the dead letter
+                log.error("dead_letter_listener_failed", id=dead.message_id, error=repr(exc))
 
     async def _record_failure(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
         original = {
@@ -634,6 +671,22 @@ class RedisStreamsRuntime:
                     approximate=True,
                 )
             await pipe.execute()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An entry this runtime gave up on (see ``add_dead_letter_listener``)."""
+
+    stream: str
+    entry_id: str
+    group: str
+    """The consumer group (agent type) that gave up."""
+    type: str
+    message_id: str
+    source: str | None
+    reason: str
+    message: Any
+    """The decoded message, or None when the entry was not a valid known message."""
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
