@@ -13,9 +13,10 @@ is short, leads with the verdict, and ends with one concrete instruction:
   task, reply with the final answer and no code", so that the model stops instead of writing
   yet another script; the answer is asked to state the output's numbers and name the files
   (without that the 1.5B answered "The script completed the task successfully."). When the
-  output shows NaN, a note says that values are missing and asks for a check first: the 1.5B
-  otherwise reported "MSFT NaN" as a result and left an empty line in the plot (an operator
-  precedence slip in its filter).
+  output shows NaN, a note says that values are missing and asks for a fix unless NaN is the
+  expected result: the 1.5B otherwise reported "MSFT NaN" as a result and left an empty line in
+  the plot (an operator precedence slip in its filter); a softer "check the script" note made
+  it describe the NaN and still answer.
 
 The whole conversation is stored, but the model reads at most ``max_history_chars`` of it
 (``fit_history``): the system prompt, the task, and the most recent turns that fit. The embedded
@@ -50,7 +51,8 @@ DEFAULT_SYSTEM_PROMPT = (
 
 NAN_NOTE = (
     "The output contains NaN (missing values): often a filter, a join or a date range went "
-    "wrong, and a plot of them is empty. Check the script before you answer.\n"
+    "wrong, and a plot of them is empty. Unless NaN is the expected result, find the mistake, "
+    "fix the script and reply with the whole corrected script.\n"
 )
 _NAN = re.compile(r"\b(?:NaN|nan)\b")
 
