@@ -7,6 +7,7 @@ re-run; missing input files are a clear result; a ``CancelTask`` kills the runni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -64,6 +65,7 @@ class Harness:
     results: Results
     store: ArtifactStore
     pool: LocalExecutorPool
+    runs: RunRegistry
 
     async def request(self, session: str, code: str, *, message_id: str, **kw: object) -> None:
         blocks = [CodeBlockSpec(code=code)]
@@ -82,10 +84,18 @@ async def poll_until(predicate: Callable[[], object], timeout_s: float = WAIT_S)
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def harness(
-    redis_url: str, namespace: str, redis_client: aioredis.Redis, tmp_path: Path
+@contextlib.asynccontextmanager
+async def start_harness(
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+    *,
+    pool_class: type[LocalExecutorPool] = LocalExecutorPool,
+    **runtime_settings: Any,
 ) -> AsyncIterator[Harness]:
+    """The executor wired as main.py wires it (canceller, dead-letter answers) plus a client
+    runtime that records the results; ``runtime_settings`` override the runtimes' settings."""
+
     def settings(name: str) -> RuntimeSettings:
         return RuntimeSettings(
             redis_url=redis_url,
@@ -94,6 +104,7 @@ async def harness(
             read_block_ms=100,
             retry_backoff_ms=10,
             drain_grace_s=5,
+            **runtime_settings,
         )
 
     results = Results()
@@ -114,20 +125,31 @@ async def harness(
     runtime = RedisStreamsRuntime(settings("executor-1"))
     store = ArtifactStore(runtime.redis, runtime.keys, ttl_s=600)
     runs = RunRegistry(runtime.redis, runtime.keys, result_ttl_s=600)
-    pool = LocalExecutorPool(executor_settings)
+    pool = pool_class(executor_settings)
     await pool.start()
     await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, store, runs))
+    answer_dead_letters(runtime, runs)
     canceller = RedisStreamsRuntime(settings("executor-1-cancel"))  # as main.py does
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     client = RedisStreamsRuntime(settings("client"))
     await Recorder.register(client, "recorder", Recorder)
-    for started in (runtime, canceller, client):
-        started.start()
-        await started.ready()
-    yield Harness(runtime, client, results, store, pool)
-    for stopped in (client, canceller, runtime):
-        await stopped.stop()
-    await pool.aclose()
+    try:
+        for started in (runtime, canceller, client):
+            started.start()
+            await started.ready()
+        yield Harness(runtime, client, results, store, pool, runs)
+    finally:
+        for stopped in (client, canceller, runtime):
+            await stopped.stop()
+        await pool.aclose()
+
+
+@pytest.fixture
+async def harness(
+    redis_url: str, namespace: str, redis_client: aioredis.Redis, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    async with start_harness(redis_url, namespace, tmp_path) as started:
+        yield started
 
 
 async def test_a_request_is_answered_with_its_result_and_artifacts(harness: Harness) -> None:
@@ -218,52 +240,19 @@ async def test_a_request_given_up_on_is_still_answered(
 ) -> None:
     """Dead-lettered after max_deliveries: the assistant gets an ExecutionResult saying so
     (exit code 1, the reason) instead of waiting for the task's deadline."""
-    settings = RuntimeSettings(
-        redis_url=redis_url,
-        namespace=namespace,
-        read_block_ms=100,
-        retry_backoff_ms=10,
-        max_deliveries=2,
-    )
-    results = Results()
-
-    @type_subscription("results")
-    class Recorder(RoutedAgent):
-        def __init__(self) -> None:
-            super().__init__("records execution results")
-
-        @message_handler
-        async def on_result(self, message: ExecutionResult, ctx: MessageContext) -> None:
-            results.seen.append(message)
-            results.arrived.set()
-
-    runtime = RedisStreamsRuntime(settings.model_copy(update={"consumer_name": "executor-1"}))
-    runs = RunRegistry(runtime.redis, runtime.keys, result_ttl_s=600)
-    store = ArtifactStore(runtime.redis, runtime.keys, ttl_s=600)
-    pool = BrokenPool(ExecutorSettings(backend="local", local_root_dir=tmp_path / "sessions"))
-    await pool.start()
-    await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, store, runs))
-    answer_dead_letters(runtime, runs)
-    client = RedisStreamsRuntime(settings.model_copy(update={"consumer_name": "client"}))
-    await Recorder.register(client, "recorder", Recorder)
-    try:
-        for started in (runtime, client):
-            started.start()
-            await started.ready()
+    async with start_harness(
+        redis_url, namespace, tmp_path, pool_class=BrokenPool, max_deliveries=2
+    ) as harness:
         request = ExecutionRequest(turn=3, code_blocks=[CodeBlockSpec(code="print(1)")])
-        await client.publish_message(
+        await harness.client.publish_message(
             request, TopicId(CODE_TOPIC, "gone-1"), message_id="task-9.3.code"
         )
-        result = await results.next()
+        result = await harness.results.next()
         assert (result.turn, result.request_id, result.exit_code) == (3, "task-9.3.code", 1)
         assert "The executor gave up on this code (handler failed 2 times" in result.output
         assert "the sandbox engine is gone" in result.stderr
         [(_, dead)] = await redis_client.xrange(Keys(namespace).dead_letters)
         assert dead[b"id"] == b"task-9.3.code"
         # stored like a run's result: a late redelivery is answered the same way
-        stored = await runs.stored_result("task-9.3.code")
+        stored = await harness.runs.stored_result("task-9.3.code")
         assert stored == result
-    finally:
-        for stopped in (client, runtime):
-            await stopped.stop()
-        await pool.aclose()

@@ -573,8 +573,6 @@ class RedisStreamsRuntime:
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
-        if self._dead_letter_listeners:
-            await self._tell_dead_letter(error, fields)
 
     def add_dead_letter_listener(self, listener: Callable[[DeadLetter], Awaitable[None]]) -> None:
         """Call ``listener`` after this runtime dead-letters an entry (it is on the dead-letter
@@ -621,12 +619,10 @@ class RedisStreamsRuntime:
             "id": _field(fields, b"id") or entry_id,
         }
         await self._record_failure(error, fields)
-        if self._dead_letter_listeners:
-            await self._tell_dead_letter(error, fields)
 
     async def _tell_dead_letter(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
         message: Any = None
-        with contextlib.suppress(Exception):  # bad input: the listeners get no message
+        with contextlib.suppress(BadMessageError):  # bad input: the listeners get no message
             env = parse_entry(
                 error["stream"],
                 error["entry"],
@@ -671,6 +667,8 @@ class RedisStreamsRuntime:
                     approximate=True,
                 )
             await pipe.execute()
+        if self._dead_letter_listeners:
+            await self._tell_dead_letter(error, fields)
 
 
 @dataclass(frozen=True, slots=True)
