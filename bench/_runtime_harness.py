@@ -193,28 +193,37 @@ def redis_for_run(url: str) -> Iterator[str]:
         yield url
         return
     except redis.ConnectionError:
-        binary = shutil.which("redis-server")
-        if binary is None:
+        if shutil.which("redis-server") is None:
             raise SystemExit(f"no Redis at {url} and no redis-server binary to start") from None
+    with private_redis() as private:
+        print(f"  (started redis-server at {private} for this run)", file=sys.stderr)
+        yield private
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port, no persistence; its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no redis-server binary: install one or pass a Redis URL")
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="bench-redis-")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
         stdout=subprocess.DEVNULL,
     )
-    private = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://127.0.0.1:{port}/0"
     try:
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis.from_url(private).ping()
+                redis.Redis.from_url(url).ping()
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)  # a new server binds within milliseconds
-        print(f"  (started redis-server on 127.0.0.1:{port} for this run)", file=sys.stderr)
-        yield private
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)

@@ -44,7 +44,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,9 +56,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from _quality_tasks import DEMO_PROMPT_FILE, OPTIONAL, ROOT, VALUE_KINDS, Outcome, Task, tasks
+from _runtime_harness import delete_namespace, load_average, private_redis
 from agent_streams import CancellationToken
 from agent_streams.artifacts import ArtifactStore
 from agent_streams.client import AgentStreamsClient
@@ -109,10 +107,6 @@ class Run:
 
 
 # -- load -------------------------------------------------------------------------------------
-def load1() -> float:
-    return os.getloadavg()[0]
-
-
 def pick_threads(load: float, cores: int) -> int:
     """Threads that fit beside what already runs (rounded: 2 only when under half a core is
     taken on a 2-core machine)."""
@@ -121,7 +115,7 @@ def pick_threads(load: float, cores: int) -> int:
 
 async def sample_load(samples: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        samples.append(load1())
+        samples.append(load_average())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 15)
 
@@ -175,43 +169,6 @@ def llm_server(image: str, model_file: str, threads: int) -> Iterator[str]:
         _docker("rm", "--force", container, check=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """A throw-away redis-server on a free loopback port, no persistence."""
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("no redis-server binary: install one or pass --redis-url")
-    port, workdir = _free_port(), tempfile.mkdtemp(prefix="bench-quality-redis-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 # -- the loop: the services' own agents, wired as their main() does ---------------------------
 @dataclass
 class Stack:
@@ -231,7 +188,7 @@ async def stack(args: argparse.Namespace, redis_url: str, base_url: str) -> Asyn
         )
 
     async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(_delete_namespace, redis_url, namespace)  # last, when all stop
+        stack.push_async_callback(delete_namespace, redis_url, namespace)  # last, when all stop
         # the Assistant
         assistant_rt = RedisStreamsRuntime(runtime_settings("assistant-1"))
         store = RedisSessionStore(
@@ -289,14 +246,6 @@ async def stack(args: argparse.Namespace, redis_url: str, base_url: str) -> Asyn
             AgentStreamsClient(runtime_settings("bench-client"))
         )
         yield Stack(client, pool, store)
-
-
-async def _delete_namespace(redis_url: str, namespace: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 # -- one task run -----------------------------------------------------------------------------
@@ -357,7 +306,7 @@ async def run_task(
     _write_transcript(where / "transcript.md", run, history, outcome)
     verdict = _verdict(run)
     print(f"{label}: {verdict} ({result.status}, {result.turns} turns, {wall:.0f} s, "
-          f"load {load1():.1f})", flush=True)  # fmt: skip
+          f"load {load_average():.1f})", flush=True)  # fmt: skip
     return run
 
 
@@ -490,7 +439,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     configure_logging("WARNING", json=False, service="bench")
     cores = os.cpu_count() or 1
-    load_before = load1()
+    load_before = load_average()
     threads = args.threads or pick_threads(load_before, cores)
     print(
         f"load average before: {load_before:.2f} on {cores} cores"
