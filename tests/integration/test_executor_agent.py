@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
+from agent_streams import TopicId
 from agent_streams.artifacts import ArtifactStore
 from agent_streams.keys import Keys
 from agent_streams.messages import (
@@ -41,6 +41,7 @@ from agent_streams_executor.agent import (
 )
 from agent_streams_executor.executors.local import LocalExecutorPool
 from agent_streams_executor.settings import ExecutorSettings
+from tests.integration._recorder import results_recorder
 
 pytestmark = pytest.mark.redis
 
@@ -51,6 +52,10 @@ WAIT_S = 30.0
 class Results:
     seen: list[ExecutionResult] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, result: ExecutionResult) -> None:
+        self.seen.append(result)
+        self.arrived.set()
 
     async def next(self) -> ExecutionResult:
         await asyncio.wait_for(self.arrived.wait(), WAIT_S)
@@ -109,16 +114,6 @@ async def start_harness(
 
     results = Results()
 
-    @type_subscription("results")
-    class Recorder(RoutedAgent):
-        def __init__(self) -> None:
-            super().__init__("records execution results")
-
-        @message_handler
-        async def on_result(self, message: ExecutionResult, ctx: MessageContext) -> None:
-            results.seen.append(message)
-            results.arrived.set()
-
     executor_settings = ExecutorSettings(
         backend="local", local_root_dir=tmp_path / "sessions", timeout_s=20
     )
@@ -132,7 +127,8 @@ async def start_harness(
     canceller = RedisStreamsRuntime(settings("executor-1-cancel"))  # as main.py does
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     client = RedisStreamsRuntime(settings("client"))
-    await Recorder.register(client, "recorder", Recorder)
+    recorder = results_recorder(results.add)
+    await recorder.register(client, "recorder", recorder)
     try:
         for started in (runtime, canceller, client):
             started.start()

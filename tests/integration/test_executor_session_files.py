@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
+from agent_streams import TopicId
 from agent_streams.artifacts import ArtifactStore
 from agent_streams.keys import Keys
 from agent_streams.messages import (
@@ -36,6 +36,7 @@ from agent_streams_executor.agent import AGENT_TYPE, Executor, RunRegistry
 from agent_streams_executor.executors.local import LocalExecutorPool
 from agent_streams_executor.session_files import GENERATION, Manifest, SessionFiles
 from agent_streams_executor.settings import ExecutorSettings
+from tests.integration._recorder import results_recorder
 
 pytestmark = pytest.mark.redis
 
@@ -127,17 +128,8 @@ async def cluster(
     )
     store = ArtifactStore(redis_client, Keys(namespace), ttl_s=600)
     harness = Cluster(redis_url, namespace, store, client, replicas)
-
-    @type_subscription("results")
-    class Recorder(RoutedAgent):
-        def __init__(self) -> None:
-            super().__init__("records execution results")
-
-        @message_handler
-        async def on_result(self, message: ExecutionResult, ctx: MessageContext) -> None:
-            harness.seen.put_nowait(message)
-
-    await Recorder.register(client, "recorder", Recorder)
+    recorder = results_recorder(harness.seen.put_nowait)
+    await recorder.register(client, "recorder", recorder)
     client.start()
     await client.ready()
     CountingSessionFiles.loads = 0
