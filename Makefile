@@ -48,12 +48,12 @@ endif
 PYTHON_IMAGE ?= $(if $(filter 1,$(IS_OFFLINE)),local/python:3.11-slim,python:3.11-slim)
 REDIS_IMAGE ?= $(if $(filter 1,$(IS_OFFLINE)),local/redis:7,redis:7)
 
-# $(call build_image,IMAGE,DOCKERFILE[,CONTEXT]): classic build (context: the repository root
-# unless given) with BASE_IMAGE=$(PYTHON_IMAGE); output in .build/logs/, its tail shown if the
-# build fails.
+# $(call build_image,IMAGE,DOCKERFILE[,CONTEXT[,EXTRA DOCKER BUILD ARGS]]): classic build
+# (context: the repository root unless given) with BASE_IMAGE=$(PYTHON_IMAGE); output in
+# .build/logs/, its tail shown if the build fails.
 define build_image
 	@mkdir -p .build/logs; log=.build/logs/$(notdir $(2)).log; start=$$EPOCHREALTIME; \
-	if ! docker build --build-arg BASE_IMAGE=$(PYTHON_IMAGE) -f $(2) -t $(1) $(or $(3),.) >"$$log" 2>&1; \
+	if ! docker build --build-arg BASE_IMAGE=$(PYTHON_IMAGE) $(4) -f $(2) -t $(1) $(or $(3),.) >"$$log" 2>&1; \
 	then tail -n 40 "$$log"; echo "error: building $(1) failed, full log in $$log" >&2; exit 1; fi; \
 	awk -v i="$(1)" -v s="$$(docker image inspect -f '{{.Size}}' $(1))" \
 		-v a="$$start" -v b="$$EPOCHREALTIME" \
@@ -69,8 +69,12 @@ base-images: ## Build local/debian, local/python, local/redis if offline (OFFLIN
 	@if [ "$(IS_OFFLINE)" = 1 ]; then deploy/offline-images.sh; \
 	else echo "base images: official ($(PYTHON_IMAGE), $(REDIS_IMAGE))"; fi
 
-sandbox-image: base-images ## Build agent-streams/sandbox (SANDBOX_IMAGE): where code runs
-	$(call build_image,$(SANDBOX_IMAGE),deploy/sandbox.Dockerfile)
+# An operator's extra sandbox packages: SANDBOX_EXTRA_PACKAGES="pkg==1.* other" and/or
+# SANDBOX_EXTRA_REQUIREMENTS=path/in/repo/requirements.txt (deploy/sandbox.Dockerfile).
+SANDBOX_EXTRA_PACKAGES ?=
+SANDBOX_EXTRA_REQUIREMENTS ?= deploy/sandbox-requirements.extra.txt
+sandbox-image: base-images ## Build agent-streams/sandbox (SANDBOX_IMAGE): where code runs (SANDBOX_EXTRA_PACKAGES="..." adds packages)
+	$(call build_image,$(SANDBOX_IMAGE),deploy/sandbox.Dockerfile,.,--build-arg "SANDBOX_EXTRA_PACKAGES=$(SANDBOX_EXTRA_PACKAGES)" --build-arg SANDBOX_EXTRA_REQUIREMENTS=$(SANDBOX_EXTRA_REQUIREMENTS))
 
 service-image: base-images ## Build agent-streams/service (SERVICE_IMAGE): assistant, executor, CLI
 	$(call build_image,$(SERVICE_IMAGE),deploy/service.Dockerfile)

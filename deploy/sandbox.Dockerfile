@@ -21,6 +21,16 @@ COPY deploy/sandbox-requirements.txt /tmp/sandbox-requirements.txt
 RUN pip install -r /tmp/sandbox-requirements.txt \
     && rm /tmp/sandbox-requirements.txt
 
+# An operator's additions, in a layer of their own so the base set stays cached:
+# SANDBOX_EXTRA_PACKAGES is a space-separated list of pip requirement specifiers;
+# SANDBOX_EXTRA_REQUIREMENTS a requirements file inside the build context (the default is an
+# empty file). What the sandbox has is listed to the model when its code imports a missing module.
+ARG SANDBOX_EXTRA_PACKAGES=""
+ARG SANDBOX_EXTRA_REQUIREMENTS=deploy/sandbox-requirements.extra.txt
+COPY ${SANDBOX_EXTRA_REQUIREMENTS} /tmp/sandbox-requirements.extra.txt
+RUN pip install -r /tmp/sandbox-requirements.extra.txt ${SANDBOX_EXTRA_PACKAGES} \
+    && rm /tmp/sandbox-requirements.extra.txt
+
 RUN groupadd --gid 10001 sandbox \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/sandbox \
         --shell /bin/bash sandbox \

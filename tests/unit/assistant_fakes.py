@@ -42,6 +42,10 @@ Run = Callable[[ExecutionRequest], ExecutionResult | None]
 WAIT_S = 10.0
 
 
+FAKE_DESCRIPTION = "prices.csv (3 bytes, comma-separated, 1 rows x 2 columns), columns: ..."
+"""What the fake executor answers a turn-0 request (the input files' description) with."""
+
+
 def code_reply(code: str, text: str = "Here is the script:") -> str:
     return f"{text}\n\n```python\n{code}\n```\n"
 
@@ -84,6 +88,8 @@ class Recorder:
 
     results: list[TaskResult] = field(default_factory=list)
     turns: list[AssistantTurn] = field(default_factory=list)
+    described: list[ExecutionRequest] = field(default_factory=list)
+    """Turn-0 requests: the Assistant asking for its input files' description."""
     requests: list[ExecutionRequest] = field(default_factory=list)
     cancels: list[CancelTask] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,10 +130,16 @@ class FakeExecutor(RoutedAgent):
 
     @message_handler
     async def on_request(self, message: ExecutionRequest, ctx: MessageContext) -> None:
-        self._record.requests.append(message)
-        self._record.requested.set()
-        run = self._runs[min(len(self._record.requests), len(self._runs)) - 1]
-        result = run(message)
+        if message.turn == 0:  # the input files' description: answered, not a scripted run
+            self._record.described.append(message)
+            result: ExecutionResult | None = ExecutionResult(
+                turn=0, request_id="fake-0", exit_code=0, output=FAKE_DESCRIPTION
+            )
+        else:
+            self._record.requests.append(message)
+            self._record.requested.set()
+            run = self._runs[min(len(self._record.requests), len(self._runs)) - 1]
+            result = run(message)
         if result is None:
             return
         for _ in range(2 if self._duplicate else 1):

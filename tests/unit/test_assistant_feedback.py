@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from agent_streams.messages import ArtifactRef, ExecutionResult, InputFile
+from agent_streams.messages import ArtifactRef, ExecutionResult
 from agent_streams_assistant.feedback import (
     ERROR_TAIL_LINES,
     OUTPUT_CHARS,
+    TaskAsks,
     execution_feedback,
     fit_history,
+    repeated_script_feedback,
     task_prompt,
 )
 from agent_streams_assistant.models import AssistantMessage, LLMMessage, SystemMessage, UserMessage
@@ -79,8 +81,7 @@ def test_success_shows_output_files_and_asks_to_stop_when_done() -> None:
     assert "characters cut" in fb.text
     assert len(fb.text) < OUTPUT_CHARS + 400
     assert "Files created: plot.png" in fb.text
-    assert "final answer in plain text and no code" in fb.text
-    assert "state what the output shows, with its numbers, and name the files" in fb.text
+    assert "reply with the final answer and no code: state the answer" in fb.text
 
 
 def test_success_without_output() -> None:
@@ -90,11 +91,57 @@ def test_success_without_output() -> None:
 
 
 def test_task_prompt_names_the_input_files() -> None:
-    files = [InputFile(name="prices.csv", content_b64=""), InputFile(name="b.txt", content_b64="")]
     assert task_prompt("Plot it.", []) == "Plot it."
-    assert task_prompt("Plot it.", files) == (
+    assert task_prompt("Plot it.", ["prices.csv", "b.txt"]) == (
         "Plot it.\n\nThese files are in the current directory: prices.csv, b.txt"
     )
+
+
+def test_task_prompt_puts_the_files_description_under_the_task() -> None:
+    described = task_prompt("Plot it.", ["p.csv"], "p.csv (1 KB, comma-separated)\n- a: int64\n")
+    assert described == (
+        "Plot it.\n\nThese files are in the current directory:\n"
+        "p.csv (1 KB, comma-separated)\n- a: int64"
+    )
+
+
+def test_success_restates_the_tasks_own_requirements() -> None:
+    asks = TaskAsks(
+        requirements="Round to two decimals.\nFormat: @mean_fare[value]",
+        missing_files=("fares.png",),
+    )
+    fb = execution_feedback(
+        result(output="@mean_fare[34.65]\n"), timeout_s=60, previous_error=None, asks=asks
+    )
+    restated = "Round to two decimals.\nFormat: @mean_fare[value]"
+    assert f"in the form the task asks for:\n{restated}\n" in fb.text
+    assert "The task asks for fares.png, which no run has created yet." in fb.text
+    assert "name the files" not in fb.text
+
+
+def test_failure_explains_the_error_and_passes_the_runs_notes_on() -> None:
+    fb = execution_feedback(
+        result(
+            exit_code=1,
+            stderr="Traceback...\nModuleNotFoundError: No module named 'xgboost'",
+            output="Traceback...\nModuleNotFoundError: No module named 'xgboost'\n"
+            "Note: module 'xgboost' is not installed in this sandbox ... numpy, pandas",
+        ),
+        timeout_s=60,
+        previous_error=None,
+    )
+    assert "Note: module 'xgboost' is not installed in this sandbox ... numpy, pandas\n" in fb.text
+    assert "What it means: the module 'xgboost' is not installed" in fb.text
+
+
+def test_repeated_script_feedback_says_what_that_script_did() -> None:
+    failed = repeated_script_feedback(2, "KeyError: 'AAPL'")
+    assert "same script as turn 2, which failed with:\nKeyError: 'AAPL'" in failed
+    assert "no column or key of that name" in failed
+    assert "not run again" in failed
+    ran = repeated_script_feedback(3, None)
+    assert "already ran successfully" in ran
+    assert "final answer" in ran
 
 
 def test_fit_history_keeps_prompt_task_and_latest_whole_turns() -> None:

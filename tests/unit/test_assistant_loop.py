@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant_fakes import code_reply, harness, ran
+from assistant_fakes import FAKE_DESCRIPTION, code_reply, harness, ran
 
 from agent_streams.messages import ExecutionOptions, InputFile, TaskRequest
 from agent_streams_assistant.agent import AssistantConfig
@@ -65,19 +65,25 @@ async def test_code_error_fix_answer() -> None:
     # every model reply was published as it happened, with the code it carried
     assert [t.turn for t in h.record.turns] == [1, 2, 3]
     assert [len(t.code_blocks) for t in h.record.turns] == [1, 1, 0]
-    # input files go with the first ExecutionRequest only; options travel with each
+    # input files go with the turn-0 request that describes them, before the model's first
+    # turn; options travel with each request
+    (described,) = h.record.described
     first, second = h.record.requests
-    assert [f.name for f in first.files] == ["prices.csv"]
-    assert second.files == []
+    assert [f.name for f in described.files] == ["prices.csv"]
+    assert 'main(["prices.csv"]' in described.code_blocks[0].code
+    assert first.files == second.files == []
+    assert described.options.timeout_s == first.options.timeout_s == 30
     assert first.options.timeout_s == second.options.timeout_s == 30
     assert first.code_blocks[0].code == "df = pd.read_csv('prices.csv')"
 
-    # the conversation the model saw: the seed's system prompt, the task naming its files
+    # the conversation the model saw: the system prompt, the task with its files described
     system, user = h.model.calls[0]
     assert system == SystemMessage(content=DEFAULT_SYSTEM_PROMPT)
     assert isinstance(user, UserMessage)
-    assert "prices.csv" in user.content
-    assert "Plot the prices" in user.content
+    assert user.content == (
+        f"Plot the prices and give the mean.\n\nThese files are in the current directory:\n"
+        f"{FAKE_DESCRIPTION}"
+    )
     success = h.model.calls[2][-1]
     assert success.content.startswith("exit code 0, the script ran. Output:\nprice    3.5")
     assert "Files created: plot.png" in success.content
@@ -103,7 +109,7 @@ async def test_max_turns_ends_with_the_last_reply() -> None:
 
 
 async def test_repeated_error_is_called_out() -> None:
-    replies = [code_reply("print(1/0)"), code_reply("print(1/0)"), "I cannot do it."]
+    replies = [code_reply("print(1/0)"), code_reply("print(2/0)"), "I cannot do it."]
     runs = [ran(1, stderr="ZeroDivisionError: division by zero")]
     async with harness(replies, runs) as h:
         await h.submit(TaskRequest(prompt="divide"))
@@ -112,6 +118,59 @@ async def test_repeated_error_is_called_out() -> None:
     assert result.status == "completed"
     assert "same error as last time" not in h.model.calls[1][-1].content
     assert "same error as last time" in h.model.calls[2][-1].content
+
+
+async def test_a_repeated_script_is_answered_without_running_it() -> None:
+    replies = [
+        code_reply("print(1/0)"),
+        code_reply("print(1/0)\n"),  # the same script again (a trailing newline aside)
+        code_reply("print(1/1)"),
+        code_reply("print(1/1)"),  # a successful script again, instead of answering
+        "It is 1.",
+    ]
+    runs = [ran(1, stderr="ZeroDivisionError: division by zero"), ran(0, "1.0")]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt="divide"))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.turns == 5
+    # only the two different scripts ran
+    assert [r.code_blocks[0].code for r in h.record.requests] == ["print(1/0)", "print(1/1)"]
+    repeat_failed, repeat_ran = h.model.calls[2][-1].content, h.model.calls[4][-1].content
+    assert repeat_failed.startswith("This is the same script as turn 1, which failed with:")
+    assert "ZeroDivisionError: division by zero" in repeat_failed
+    assert repeat_ran.startswith("This is the same script as turn 3, which already ran")
+    # every reply was still published as it happened
+    assert [t.turn for t in h.record.turns] == [1, 2, 3, 4, 5]
+
+
+async def test_a_repeat_on_the_last_turn_ends_as_max_turns() -> None:
+    replies = [code_reply("print(1/0)"), code_reply("print(1/0)")]
+    runs = [ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs, config=AssistantConfig(max_turns=2)) as h:
+        await h.submit(TaskRequest(prompt="divide"))
+        result = await h.record.result()
+
+    assert result.status == "max_turns"
+    assert result.turns == 2
+    assert len(h.record.requests) == 1
+
+
+async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
+    task = (
+        "What is the mean price? Round to two decimals.\n"
+        "Format: @mean_price[value] where value is a number."
+    )
+    replies = [code_reply("print('@mean_price[3.50]')"), "The mean price is 3.5."]
+    async with harness(replies, [ran(0, "@mean_price[3.50]\n")]) as h:
+        await h.submit(TaskRequest(prompt=task))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "The mean price is 3.5.\n\n@mean_price[3.50]"
+    # after the run, the model was reminded of the task's own requirements
+    assert "in the form the task asks for:\n" + task in h.model.calls[1][-1].content
 
 
 async def test_model_down_is_a_model_error_not_a_hang() -> None:

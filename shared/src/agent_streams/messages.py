@@ -131,9 +131,13 @@ class AssistantTurn(Contract):
 
 
 class ExecutionRequest(Contract):
-    """Code for the executor: run ``code_blocks`` in order in the session's sandbox."""
+    """Code for the executor: run ``code_blocks`` in order in the session's sandbox.
 
-    turn: Annotated[int, Field(ge=1)]
+    ``turn`` is the model reply the code came from; turn 0 is the Assistant's own description
+    of the task's input files, run before the first model turn.
+    """
+
+    turn: Annotated[int, Field(ge=0)]
     code_blocks: Annotated[list[CodeBlockSpec], Field(min_length=1, max_length=32)]
     options: ExecutionOptions = ExecutionOptions()
     files: Annotated[list[InputFile], Field(max_length=32)] = []
@@ -145,7 +149,7 @@ class ExecutionResult(Contract):
     A timeout is data (exit code 124, ``timed_out``), not an error.
     """
 
-    turn: Annotated[int, Field(ge=1)]
+    turn: Annotated[int, Field(ge=0)]
     request_id: str
     exit_code: int
     output: str

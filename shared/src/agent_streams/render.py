@@ -87,6 +87,8 @@ def render_event(event: SessionEvent) -> RenderableType:
             border_style="magenta",
         )
     if isinstance(m, ExecutionRequest):
+        if m.turn == 0:
+            return Text(f"{when} describing the input files for the model", style="dim")
         langs = ", ".join(b.language for b in m.code_blocks)
         return Text(f"{when} running {len(m.code_blocks)} code block(s) ({langs})", style="dim")
     if isinstance(m, ExecutionResult):
@@ -116,9 +118,10 @@ def _execution_result(m: ExecutionResult, when: str) -> RenderableType:
     ]
     if m.artifacts:
         parts.append(_artifact_lines(m.artifacts))
+    what = "input files described" if m.turn == 0 else f"execution, turn {m.turn}"
     return Panel(
         Group(*parts),
-        title=f"execution, turn {m.turn}: {state}",
+        title=f"{what}: {state}",
         subtitle=f"{when}  {m.duration_s:.2f}s",
         border_style=style,
     )

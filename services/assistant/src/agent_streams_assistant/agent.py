@@ -12,7 +12,12 @@ for why each handler is safe to re-run), so any replica can take any turn.
     outcomes TaskResult       every ending: completed, max_turns, deadline, model_error,
                               cancelled, failed
 
-A model reply without code is the answer (``completed``). ``max_turns`` model replies without
+With input files, the task first has the executor describe them (turn 0: ``describe_files``
+runs in the session's sandbox; its output goes under the task in the model's first message), so
+the first script is written knowing the columns. A model reply without code is the answer
+(``completed``), with the ``@name[value]`` forms the task asked for kept from what the runs
+printed (``answer_form``). A script identical to one already run is answered without running
+it (``repair``). ``max_turns`` model replies without
 an answer end as ``max_turns``; the task's ``timeout_s`` bounds the whole task (the model call
 is cut at the deadline, and the ``DeadlineSweeper`` ends a task whose executor never answers).
 A ``ModelError`` ends as ``model_error`` with the model client's reason. An unexpected error
@@ -42,6 +47,7 @@ from agent_streams.messages import (
     TASKS_TOPIC,
     AssistantTurn,
     CancelTask,
+    CodeBlockSpec,
     ExecutionRequest,
     ExecutionResult,
     TaskRequest,
@@ -49,11 +55,15 @@ from agent_streams.messages import (
     TokenUsage,
 )
 
+from . import describe_files
+from .answer_form import keep_requested_forms, printed_forms, requested_files, requirements
 from .endings import Endings
 from .feedback import (
     DEFAULT_SYSTEM_PROMPT,
+    TaskAsks,
     execution_feedback,
     fit_history,
+    repeated_script_feedback,
     task_prompt,
     truncated_reply_feedback,
 )
@@ -65,7 +75,8 @@ from .models import (
     SystemMessage,
     UserMessage,
 )
-from .session import SessionState, SessionStore
+from .repair import fingerprint
+from .session import ScriptRun, SessionState, SessionStore
 
 __all__ = ["AGENT_TYPE", "Assistant", "AssistantConfig"]
 
@@ -85,6 +96,8 @@ class AssistantConfig:
     max_turns: int = 8
     max_history_chars: int = 12_000
     """How much of the conversation the model reads (see ``feedback.fit_history``)."""
+    describe_files_chars: int = 1_800
+    """Room for the input files' description under the task (0: files are only named)."""
 
 
 @type_subscription(TASKS_TOPIC)
@@ -180,6 +193,7 @@ class Assistant(RoutedAgent):
     async def _start(self, task: TaskRequest, ctx: MessageContext) -> SessionState:
         given = task.model_fields_set
         max_turns = task.max_turns if "max_turns" in given else self._config.max_turns
+        names = [f.name for f in task.files]
         state = SessionState(
             task_id=ctx.message_id,
             max_turns=max_turns,
@@ -187,12 +201,28 @@ class Assistant(RoutedAgent):
             timeout_s=task.timeout_s,
             options=task.execution,
             pending_files=list(task.files),
+            prompt=task.prompt,
+            input_names=names,
         )
         history: list[LLMMessage] = [
-            SystemMessage(content=task.system_prompt or self._config.system_prompt),
-            UserMessage(content=task_prompt(task.prompt, task.files), source="user"),
+            SystemMessage(content=task.system_prompt or self._config.system_prompt)
         ]
+        budget = self._config.describe_files_chars
+        if names and budget > 0:
+            # Turn 0: the executor describes the files; the task message waits for it.
+            state.outbox_request = ExecutionRequest(
+                turn=0,
+                code_blocks=[CodeBlockSpec(code=describe_files.script(names, budget))],
+                options=state.options,
+                files=state.pending_files,
+            )
+            state.pending_files = []
+            state.awaiting_turn = 0
+        else:
+            history.append(UserMessage(content=task_prompt(task.prompt, names), source="user"))
         await self._store.create(self.session, state, history)
+        if state.has_outbox:
+            await self._send_outbox(state)
         log.info(
             "task_started",
             session=self.session,
@@ -205,11 +235,34 @@ class Assistant(RoutedAgent):
 
     async def _absorb(self, state: SessionState, result: ExecutionResult) -> None:
         """Feed an execution result into the history; the session then owes a model turn."""
-        feedback = execution_feedback(
-            result, timeout_s=state.options.timeout_s, previous_error=state.last_error
-        )
-        state.add_artifacts(result.artifacts)
         state.awaiting_turn = None
+        if result.turn == 0:  # the input files' description: the task message can go now
+            described = result.exit_code == 0 and not result.timed_out
+            if not described:
+                log.warning(
+                    "input_files_not_described", session=self.session, exit_code=result.exit_code
+                )
+            text = task_prompt(state.prompt, state.input_names, result.output if described else "")
+            await self._store.save(self.session, state, [UserMessage(content=text, source="user")])
+            return
+        state.add_artifacts(result.artifacts)
+        made = {a.name for a in state.artifacts}
+        asks = TaskAsks(
+            requirements=requirements(state.prompt, state.input_names),
+            missing_files=tuple(
+                name
+                for name in requested_files(state.prompt, state.input_names)
+                if name not in made
+            ),
+        )
+        feedback = execution_feedback(
+            result, timeout_s=state.options.timeout_s, previous_error=state.last_error, asks=asks
+        )
+        if result.exit_code == 0:
+            state.printed = (state.printed + printed_forms(result.output))[-64:]
+        if state.running_script is not None:
+            state.scripts[state.running_script] = ScriptRun(turn=result.turn, error=feedback.error)
+            state.running_script = None
         state.last_exit_code = result.exit_code
         state.last_error = feedback.error
         await self._store.save(
@@ -278,7 +331,21 @@ class Assistant(RoutedAgent):
                 model_ms=round((time.perf_counter() - started) * 1000),
             )
             state.outbox_events = [event]
+            seen = state.scripts.get(fingerprint(blocks)) if blocks else None
+            if seen is not None:
+                # Not run again: the reply is answered with what that script did.
+                log.info("repeated_script", session=self.session, turn=state.turn, of=seen.turn)
+                text = repeated_script_feedback(seen.turn, seen.error)
+                ask = UserMessage(content=text, source="assistant-service")
+                await self._store.save(self.session, state, [said, ask])
+                await self._send_outbox(state)
+                if state.turn >= state.max_turns:
+                    await self._advance(state, ctx)
+                    return
+                history += [said, ask]
+                continue
             if blocks:
+                state.running_script = fingerprint(blocks)
                 state.outbox_request = ExecutionRequest(
                     turn=state.turn,
                     code_blocks=blocks,
@@ -330,6 +397,7 @@ class Assistant(RoutedAgent):
     async def _end(
         self, state: SessionState, status: TaskStatus, *, answer: str = "", error: str | None = None
     ) -> None:
+        answer = keep_requested_forms(answer, state.prompt, state.printed)
         result = state.result(status, answer=answer, error=error)
         await self._endings.end(self.session, state.task_id, result)
 

@@ -4,19 +4,22 @@ A small local model repairs code poorly from a raw dump (LOCAL-LLM.md: 5/23 with
 replies, often repeating the same script), and the feedback format is a lever. So the feedback
 is short, leads with the verdict, and ends with one concrete instruction:
 
+* the task: the prompt, then the input files as ``describe_files`` printed them (columns,
+  types, ranges, first rows), so that the first script is not written blind.
 * failure: ``exit code 1, the error was:`` + the *tail* of stderr (the traceback's last frames
-  and the error line, which is what matters), then "fix the script and reply with the whole
-  corrected script in one python block". When the error is the same as last time, it says so
-  and asks for a different approach, because repeating the script is the common failure.
+  and the error line, which is what matters), the run's notes (e.g. which modules are installed
+  when an import failed), one sentence on what the error means (``repair.explain``), then "fix
+  the script and reply with the whole corrected script in one python block". When the error is
+  the same as last time, it says so and asks for a different approach. A script identical to
+  one already run is not run again (``repeated_script_feedback``).
 * timeout: says it was stopped after N s and asks for a faster script.
-* success: the output (head and tail when long), the files created, and "if this completes the
-  task, reply with the final answer and no code", so that the model stops instead of writing
-  yet another script; the answer is asked to state the output's numbers and name the files
-  (without that the 1.5B answered "The script completed the task successfully."). When the
-  output shows NaN, a note says that values are missing and asks for a fix unless NaN is the
-  expected result: the 1.5B otherwise reported "MSFT NaN" as a result and left an empty line in
-  the plot (an operator precedence slip in its filter); a softer "check the script" note made
-  it describe the NaN and still answer.
+* success: the output (head and tail when long), the files created, a note for files the task
+  asks for that no run made, and "if this output answers the task, reply with the final answer
+  and no code, in the form the task asks for:" followed by the task's own requirement sentences
+  (``answer_form.requirements``: format, rounding, units, file names). A fixed instruction
+  ("state the output's numbers and name the files") made the 1.5B paraphrase instead of
+  answering in the requested form. When the output shows NaN, a note says that values are
+  missing and asks for a fix unless NaN is the expected result.
 
 The whole conversation is stored, but the model reads at most ``max_history_chars`` of it
 (``fit_history``): the system prompt, the task, and the most recent turns that fit. The embedded
@@ -29,15 +32,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent_streams.messages import ExecutionResult, InputFile
+from agent_streams.messages import ExecutionResult
 
 from .models import LLMMessage
+from .repair import explain
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "Feedback",
+    "TaskAsks",
     "execution_feedback",
     "fit_history",
+    "repeated_script_feedback",
     "task_prompt",
     "truncated_reply_feedback",
 ]
@@ -45,9 +51,13 @@ __all__ = [
 DEFAULT_SYSTEM_PROMPT = (
     "Write Python script in markdown block, and it will be executed.\n"
     "Always save figures to file in the current directory. Do not use plt.show(). "
-    "All code required to complete this task must be contained within a single response."
+    "All code required to complete this task must be contained within a single response.\n"
+    "Print the values that answer the task; when the task gives an answer format, print each "
+    "answer in that format."
 )
-"""The AutoGen code-execution quickstart's system prompt, verbatim: short and concrete."""
+"""The AutoGen code-execution quickstart's system prompt, plus one line: the script prints
+what answers the task, in the task's answer format when it gives one (what is printed in that
+form survives into the final answer, see ``answer_form``)."""
 
 NAN_NOTE = (
     "The output contains NaN (missing values): often a filter, a join or a date range went "
@@ -55,18 +65,24 @@ NAN_NOTE = (
     "fix the script and reply with the whole corrected script.\n"
 )
 _NAN = re.compile(r"\b(?:NaN|nan)\b")
+_NOTE = re.compile(r"^Note: .+$", re.MULTILINE)
 
 ERROR_TAIL_LINES = 20
 ERROR_TAIL_CHARS = 1_500
 OUTPUT_CHARS = 3_000
+ANSWER_WITHOUT_FORM = (
+    "state the answer to the task with the output's numbers, and name the files it made."
+)
 
 
-def task_prompt(prompt: str, files: Sequence[InputFile]) -> str:
-    """The first user message: the task, and the input files the code will find."""
-    if not files:
+def task_prompt(prompt: str, names: Sequence[str], description: str = "") -> str:
+    """The first user message: the task, and the input files the code will find (with what
+    ``describe_files`` printed about them, when they were described)."""
+    if not names:
         return prompt
-    names = ", ".join(f.name for f in files)
-    return f"{prompt}\n\nThese files are in the current directory: {names}"
+    if not description.strip():
+        return f"{prompt}\n\nThese files are in the current directory: {', '.join(names)}"
+    return f"{prompt}\n\nThese files are in the current directory:\n{description.strip()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +93,21 @@ class Feedback:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TaskAsks:
+    """What the feedback restates of the task: its requirement sentences
+    (``answer_form.requirements``) and the files it asks for that no run has made yet."""
+
+    requirements: str = ""
+    missing_files: tuple[str, ...] = ()
+
+
 def execution_feedback(
-    result: ExecutionResult, *, timeout_s: float, previous_error: str | None
+    result: ExecutionResult,
+    *,
+    timeout_s: float,
+    previous_error: str | None,
+    asks: TaskAsks = TaskAsks(),
 ) -> Feedback:
     """Turn an ``ExecutionResult`` into the next user message (see the module docstring)."""
     if result.timed_out:
@@ -94,9 +123,13 @@ def execution_feedback(
     if result.exit_code != 0:
         tail = _tail(result.stderr or result.output) or "(no error output)"
         error = _last_line(tail)
+        notes = [n for n in _NOTE.findall(result.output) if n not in tail]
+        hint = explain(error)
         repeated = previous_error is not None and error == previous_error
         text = (
             f"exit code {result.exit_code}, the error was:\n{tail}\n"
+            + "".join(f"{note}\n" for note in notes)
+            + (f"What it means: {hint}\n" if hint else "")
             + (
                 "This is the same error as last time: do not repeat that script, change "
                 "the approach.\n"
@@ -108,15 +141,39 @@ def execution_feedback(
         return Feedback(text, error)
     output = _head_and_tail(result.output.strip()) or "(no output)"
     files = ", ".join(a.name for a in result.artifacts)
+    missing = ", ".join(asks.missing_files)
     text = (
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
         + (NAN_NOTE if _NAN.search(result.output) else "")
-        + "If this completes the task, reply with the final answer in plain text and no "
-        "code: state what the output shows, with its numbers, and name the files. Otherwise "
-        "reply with the whole next script."
+        + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
+        + "If this output answers the task, reply with the final answer and no code"
+        + (
+            f", in the form the task asks for:\n{asks.requirements}\n"
+            if asks.requirements
+            else f": {ANSWER_WITHOUT_FORM}\n"
+        )
+        + "Otherwise reply with the whole corrected script in one ```python block."
     )
     return Feedback(text, None)
+
+
+def repeated_script_feedback(turn: int, error: str | None) -> str:
+    """For a reply whose script is one already run (turn ``turn``), not run again: it failed
+    with ``error``, or (None) it ran successfully and its output is above."""
+    if error is None:
+        return (
+            f"This is the same script as turn {turn}, which already ran successfully: its "
+            "output is above. Do not send it again. If that output answers the task, reply "
+            "with the final answer and no code; otherwise write a different script."
+        )
+    hint = explain(error)
+    return (
+        f"This is the same script as turn {turn}, which failed with:\n{error}\n"
+        + (f"What it means: {hint}\n" if hint else "")
+        + "It was not run again: it would fail the same way. Change the approach and reply "
+        "with a different, whole script in one ```python block."
+    )
 
 
 def truncated_reply_feedback() -> str:

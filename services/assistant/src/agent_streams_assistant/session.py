@@ -45,7 +45,16 @@ from agent_streams.messages import (
 
 from .models import LLMMessage
 
-__all__ = ["Ending", "MemorySessionStore", "SessionState", "SessionStore"]
+__all__ = ["Ending", "MemorySessionStore", "ScriptRun", "SessionState", "SessionStore"]
+
+
+class ScriptRun(BaseModel):
+    """A script already run in the session: its turn and the error it ended with (None: ran)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    turn: int
+    error: str | None = None
 
 
 class SessionState(BaseModel):
@@ -62,6 +71,10 @@ class SessionState(BaseModel):
     options: ExecutionOptions = ExecutionOptions()
     pending_files: list[InputFile] = []
     """Input files not sent yet: they go with the first ``ExecutionRequest``."""
+    prompt: str = ""
+    """The task as the user wrote it: its answer requirements are restated after each run."""
+    input_names: list[str] = []
+    """Names of the task's input files."""
     turn: int = 0
     """Model replies so far."""
     awaiting_turn: int | None = None
@@ -71,6 +84,12 @@ class SessionState(BaseModel):
     last_exit_code: int | None = None
     last_error: str | None = None
     """The last line of the previous failure, to notice a model repeating its mistake."""
+    printed: list[str] = []
+    """``@name[value]`` answers that successful runs printed, oldest first (``answer_form``)."""
+    scripts: dict[str, ScriptRun] = {}
+    """Scripts run so far, by ``repair.fingerprint``: a repeat is answered without a run."""
+    running_script: str | None = None
+    """The fingerprint of the script whose result is awaited."""
     decided: TaskStatus | None = None
     """How the task ends, once a reply decided it (``completed``), until the ending is recorded."""
     why: str | None = None

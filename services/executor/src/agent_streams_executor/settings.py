@@ -48,7 +48,19 @@ class ExecutorSettings(BaseSettings):
     sandbox_user: str = "10001:10001"
     sandbox_workdir: str = "/workspace"
     preload_modules: list[str] = ["numpy", "pandas", "matplotlib", "matplotlib.pyplot"]
-    """Imported once per sandbox by the warm runner; missing ones are skipped."""
+    """Imported once per sandbox by the warm runner before it is ready; missing ones are skipped."""
+    preload_lazy_modules: list[str] = [
+        "scipy.stats",
+        "sklearn.linear_model",
+        "sklearn.model_selection",
+        "sklearn.ensemble",
+        "sklearn.metrics",
+        "statsmodels.api",
+        "seaborn",
+    ]
+    """Imported by a sandbox's warm runner after it is ready, while it waits for work (slow
+    imports: a sandbox is ready as fast as without them, and a script that needs them finds
+    them loaded); missing ones are skipped."""
 
     # limits of one run
     timeout_s: float = Field(60.0, gt=0)

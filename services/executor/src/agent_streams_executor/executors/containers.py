@@ -64,6 +64,7 @@ def container_spec(
         "container": True,
         "make_dirs": ["/tmp/home"],
         "preload": settings.preload_modules,
+        "preload_lazy": settings.preload_lazy_modules,
         "idle_exit_s": settings.idle_timeout_s * 2 + 60,
     }
     host_config = {

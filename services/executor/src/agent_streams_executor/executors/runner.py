@@ -37,6 +37,7 @@ from typing import Any
 
 if "__agent_streams_bundle__" not in globals():  # in the sandbox, source() put these first
     from agent_streams_executor.executors.child import oom_kills, start_child, sweep
+    from agent_streams_executor.executors.installed import missing_module_note
     from agent_streams_executor.executors.workspace import (
         changed,
         collect,
@@ -55,7 +56,8 @@ MAX_DELETED_BYTES = 256 * 1024
 def source() -> str:
     """The program the executors run: the bundle's modules' sources, this one last."""
     here = Path(__file__).parent
-    parts = [(here / name).read_text() for name in ("workspace.py", "child.py", "runner.py")]
+    names = ("workspace.py", "child.py", "installed.py", "runner.py")
+    parts = [(here / name).read_text() for name in names]
     return "\n".join(["__agent_streams_bundle__ = True", *parts])
 
 
@@ -84,6 +86,10 @@ class Requests:
         hit = any(message.get("op") == "cancel" for message in self.queue)
         self.queue = [message for message in self.queue if message.get("op") != "cancel"]
         return hit or self.eof
+
+    def pending(self) -> bool:
+        """True when a request is queued or waiting on stdin (or stdin is closed)."""
+        return bool(self.queue) or self.eof or bool(select.select([0], [], [], 0)[0])
 
     def next(self, timeout: float) -> Message | None:
         while not self.queue and not self.eof:
@@ -235,6 +241,8 @@ def handle_run(request: Message, config: Message, requests: Requests) -> None:
             f"this run deleted more files than are recorded (the first {len(deleted)}): a "
             "later turn on another executor replica may still see the others"
         )
+    if exit_code != 0 and (missing := missing_module_note(err.text())):
+        notes.append(missing)
     output = both.text()
     if why == "timeout":
         output += (
@@ -289,6 +297,20 @@ def handle_put(request: Message, config: Message) -> None:
     send({"op": "put_done", "id": request["id"], "errors": errors, "failed": failed})
 
 
+def preload(modules: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Import ``modules`` (a missing or broken one is reported, not fatal); (done, failed)."""
+    done, failed = [], {}
+    for module in modules:
+        try:
+            __import__(module)
+            done.append(module)
+        except Exception as exc:
+            failed[module] = f"{type(exc).__name__}: {exc}"
+    gc.collect()
+    gc.freeze()  # children share the preloaded heap instead of copying it at their first GC
+    return done, failed
+
+
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     config["container"] = config["container"] and os.getpid() == 1  # kill(-1) only as PID 1
@@ -300,15 +322,7 @@ def main(argv: list[str]) -> int:
         import ctypes
 
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to us
-    preloaded, failed = [], {}
-    for module in config.get("preload", []):
-        try:
-            __import__(module)
-            preloaded.append(module)
-        except Exception as exc:
-            failed[module] = f"{type(exc).__name__}: {exc}"
-    gc.collect()
-    gc.freeze()  # children share the preloaded heap instead of copying it at their first GC
+    preloaded, failed = preload(config.get("preload", []))
     send(
         {
             "op": "ready",
@@ -319,7 +333,17 @@ def main(argv: list[str]) -> int:
         }
     )
     requests = Requests()
-    while (request := requests.next(config["idle_exit_s"])) is not None:
+    lazy = list(config.get("preload_lazy", []))
+    while True:
+        # Lazy preloads (slow imports such as sklearn) go in while nothing is asked of the
+        # runner, one module at a time, so that being ready stays fast; a request that comes in
+        # meanwhile waits for at most the one import under way.
+        if lazy and not requests.pending():
+            preload([lazy.pop(0)])
+            continue
+        request = requests.next(config["idle_exit_s"])
+        if request is None:
+            break
         if request.get("op") == "run":
             handle_run(request, config, requests)
         elif request.get("op") == "put":

@@ -1,0 +1,96 @@
+"""What form the task wants its answer in, and keeping that form in the final answer.
+
+Users ask for answers in a form: ``@mean_fare[value]`` lines, two decimals, a percentage, a file
+named ``sales.png``. A small model computes the right value and then paraphrases it ("the mean
+value ... is 570.68"), so the form is restated where the model decides to answer (the feedback
+after a successful run quotes the task's own requirement sentences, see ``requirements``), and
+what the runs already printed in the requested form is kept (``keep_requested_forms``): when the
+final reply lacks an ``@name[...]`` answer, or copies the task's placeholder
+(``@mean_fare[mean_value]``), the latest value the code printed in that form is put in. Nothing
+here knows any particular task: the forms come from the task's text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = [
+    "FORM",
+    "keep_requested_forms",
+    "printed_forms",
+    "requested_files",
+    "requirements",
+]
+
+FORM = re.compile(r"@([A-Za-z_][\w-]*)\[([^\]\n]*)\]")
+"""An ``@name[value]`` answer, as tasks ask for and scripts print."""
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z@])|\n+")
+_ASKS = re.compile(
+    r"@\w+\[|\b(?:format|formatted|round(?:ed|ing)?|decimals?|digits?|significant|percent(?:age)?"
+    r"|units?|save[sd]?|named?|answer with|respond with|reply with|report|express(?:ed)?"
+    r"|as an? (?:integer|number|float|list|percentage|string|fraction)|in the form)\b"
+    r"|%|\.(?:png|jpe?g|svg|pdf|csv|tsv|txt|json|xlsx|html|md)\b",
+    re.IGNORECASE,
+)
+_FILE = re.compile(r"\b[\w.-]+\.(?:png|jpe?g|svg|pdf|csv|tsv|txt|json|xlsx|html|md|parquet)\b")
+REQUIREMENTS_CHARS = 700
+SHORT_TASK_CHARS = 400
+MAX_FORMS = 64
+
+
+def requirements(prompt: str, inputs: Sequence[str] = ()) -> str:
+    """The sentences of the task that say what to return and how (format, rounding, units,
+    names of files to make), in order; a short task is returned whole, and a task with no such
+    sentence gives its first sentence (the question). ``inputs``: the input files' names, which
+    do not make a sentence a requirement."""
+    text = prompt.strip()
+    if len(text) <= SHORT_TASK_CHARS:
+        return text
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    asked = [s for s in sentences if _ASKS.search(_without(s, inputs))]
+    picked = asked or sentences[:1]
+    out = "\n".join(dict.fromkeys(picked))
+    return out if len(out) <= REQUIREMENTS_CHARS else out[: REQUIREMENTS_CHARS - 3] + "..."
+
+
+def _without(sentence: str, names: Sequence[str]) -> str:
+    for name in names:
+        sentence = sentence.replace(name, "")
+    return sentence
+
+
+def requested_files(prompt: str, inputs: Sequence[str] = ()) -> list[str]:
+    """File names the task mentions that are not its input files (files it asks to create)."""
+    given = set(inputs)
+    return [name for name in dict.fromkeys(_FILE.findall(prompt)) if name not in given]
+
+
+def printed_forms(output: str) -> list[str]:
+    """Every ``@name[value]`` a run printed, in order."""
+    return [m.group(0) for m in FORM.finditer(output)][:MAX_FORMS]
+
+
+def keep_requested_forms(answer: str, prompt: str, printed: Sequence[str]) -> str:
+    """``answer`` with the task's ``@name[...]`` forms filled in from what the runs printed
+    (``printed``, oldest first) where the answer lacks them or repeats the task's placeholder."""
+    wanted: dict[str, set[str]] = {}
+    for match in FORM.finditer(prompt):
+        wanted.setdefault(match.group(1), set()).add(match.group(2).strip())
+    if not wanted:
+        return answer
+    latest = {m.group(1): m.group(0) for m in map(FORM.fullmatch, printed) if m is not None}
+    fixed = answer
+    added: list[str] = []
+    for name, placeholders in wanted.items():
+        given = [m for m in FORM.finditer(fixed) if m.group(1) == name]
+        real = [m for m in given if m.group(2).strip() not in placeholders]
+        if real or name not in latest:
+            continue
+        if given:  # the placeholder copied from the task: put the printed value in its place
+            fixed = fixed.replace(given[-1].group(0), latest[name])
+        else:
+            added.append(latest[name])
+    if added:
+        fixed = fixed.rstrip() + ("\n\n" if fixed.strip() else "") + "\n".join(added)
+    return fixed

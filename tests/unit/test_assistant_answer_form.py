@@ -1,0 +1,67 @@
+"""The answer's form: the task's requirements restated, requested forms kept in the answer."""
+
+from __future__ import annotations
+
+from agent_streams_assistant.answer_form import (
+    keep_requested_forms,
+    printed_forms,
+    requested_files,
+    requirements,
+)
+
+LONG_TASK = (
+    "The file passengers.csv lists one passenger per row with the fare paid and the port of "
+    "embarkation, along with many other columns that are not needed here at all. Consider only "
+    "the passengers who embarked at port C and paid a fare. What is their average fare? "
+    "Ignore rows with a missing fare. Round the result to two decimal places.\n"
+    "Format: @mean_fare[value] where value is a number with two decimals."
+)
+
+
+def test_requirements_of_a_short_task_is_the_task() -> None:
+    task = "Plot y = x^2 for x in 0..10 and save it as plot.png"
+    assert requirements(task) == task
+
+
+def test_requirements_of_a_long_task_are_its_format_sentences() -> None:
+    asked = requirements(LONG_TASK, ["passengers.csv"])
+    assert asked.splitlines() == [
+        "Round the result to two decimal places.",
+        "Format: @mean_fare[value] where value is a number with two decimals.",
+    ]
+
+
+def test_requirements_without_any_format_sentence_give_the_question() -> None:
+    task = "Tell me something interesting about this data. " * 12
+    assert requirements(task) == "Tell me something interesting about this data."
+
+
+def test_requested_files_are_the_outputs_not_the_inputs() -> None:
+    task = "Using stocks.csv, save the chart as chart.png and the table as out.csv"
+    assert requested_files(task, ["stocks.csv"]) == ["chart.png", "out.csv"]
+
+
+def test_printed_forms_are_found_in_order() -> None:
+    assert printed_forms("x\n@a[1.50] @b[yes]\nnoise [2]\n") == ["@a[1.50]", "@b[yes]"]
+
+
+def test_a_paraphrased_answer_gets_the_printed_form_back() -> None:
+    answer = "The mean fare of passengers from port C is 34.65."
+    kept = keep_requested_forms(answer, LONG_TASK, ["@mean_fare[30.00]", "@mean_fare[34.65]"])
+    assert kept == answer + "\n\n@mean_fare[34.65]"
+
+
+def test_a_copied_placeholder_is_replaced_by_the_printed_value() -> None:
+    kept = keep_requested_forms("@mean_fare[value]", LONG_TASK, ["@mean_fare[34.65]"])
+    assert kept == "@mean_fare[34.65]"
+
+
+def test_an_answer_with_its_own_value_is_left_alone() -> None:
+    assert keep_requested_forms("@mean_fare[33.10]", LONG_TASK, ["@mean_fare[34.65]"]) == (
+        "@mean_fare[33.10]"
+    )
+
+
+def test_nothing_changes_when_the_task_asks_for_no_form_or_nothing_was_printed() -> None:
+    assert keep_requested_forms("42", "What is 6 x 7?", ["@x[1]"]) == "42"
+    assert keep_requested_forms("about 34", LONG_TASK, []) == "about 34"

@@ -1,0 +1,42 @@
+"""Repair: error explanations and script fingerprints (agent_streams_assistant.repair)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_streams.messages import CodeBlockSpec
+from agent_streams_assistant.repair import explain, fingerprint
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        ("KeyError: 'AAPL'", "KeyError 'AAPL': there is no column or key of that name"),
+        ("ModuleNotFoundError: No module named 'xgboost'", "'xgboost' is not installed"),
+        ("FileNotFoundError: [Errno 2] No such file or directory: 'x.csv'", "not in the current"),
+        ("NameError: name 'pd' is not defined", "'pd' is used before it is defined"),
+        ("SyntaxError: invalid syntax", "not valid Python"),
+        ("ValueError: could not convert string to float: 'abc'", "holds text where numbers"),
+        ("ValueError: Input X contains NaN.", "missing values"),
+        ("AttributeError: 'DataFrame' object has no attribute 'price'", "a DataFrame has no"),
+        ("IndexError: single positional indexer is out-of-bounds", "selection is probably empty"),
+    ],
+)
+def test_common_errors_are_explained(error: str, says: str) -> None:
+    hint = explain(error)
+    assert hint is not None
+    assert says in hint
+
+
+def test_an_unknown_error_gets_no_explanation() -> None:
+    assert explain("RuntimeError: something specific") is None
+
+
+def test_fingerprint_ignores_blank_lines_and_trailing_spaces_not_code() -> None:
+    one = [CodeBlockSpec(code="import pandas as pd\n\nprint(1)\n")]
+    same = [CodeBlockSpec(code="\nimport pandas as pd   \nprint(1)")]
+    other = [CodeBlockSpec(code="import pandas as pd\nprint(2)")]
+    bash = [CodeBlockSpec(code="import pandas as pd\nprint(1)", language="bash")]
+    assert fingerprint(one) == fingerprint(same)
+    assert fingerprint(one) != fingerprint(other)
+    assert fingerprint(one) != fingerprint(bash)
