@@ -255,3 +255,21 @@ async def test_a_runner_that_stops_answering_is_replaced_by_the_outer_timeout(
         assert await run(executor, "print('fresh runner')") == "fresh runner\n"
     finally:
         await executor.stop()
+
+
+async def test_a_missing_module_is_answered_with_what_is_installed(
+    local: LocalCommandLineCodeExecutor,
+) -> None:
+    result = await local.execute_code_blocks(
+        [CodeBlock("import surely_not_installed_here.sub", "python")], CancellationToken()
+    )
+    assert result.exit_code == 1
+    (note,) = [n for n in result.notes if "surely_not_installed_here" in n]
+    assert note.startswith(
+        "module 'surely_not_installed_here' is not installed in this sandbox, and nothing can be"
+    )
+    installed = note.split("Use what is installed (import names): ")[1].split(", ")
+    # this interpreter's distributions, by import name (with the distribution where it differs)
+    assert "pydantic" in installed
+    assert "redis" in installed
+    assert "pip" not in installed
