@@ -29,7 +29,8 @@ print("accuracy", LogisticRegression().fit(a, ya).score(b, yb) > 0.9)
 print("ols", round(sm.OLS(x[:, 0] * 2.0, sm.add_constant(x[:, 0])).fit().params[1], 3))
 pd.DataFrame({"a": [1, 2]}).to_excel("t.xlsx", index=False)
 pd.DataFrame({"a": [1, 2]}).to_parquet("t.parquet")
-print("excel", pd.read_excel("t.xlsx")["a"].sum(), "parquet", pd.read_parquet("t.parquet")["a"].sum())
+print("excel", pd.read_excel("t.xlsx")["a"].sum())
+print("parquet", pd.read_parquet("t.parquet")["a"].sum())
 """
 
 
@@ -60,15 +61,14 @@ async def test_the_input_files_description_runs_in_the_sandbox(make_pool: MakePo
     make = CodeBlock(
         "import pandas as pd\n"
         "pd.DataFrame({'city': ['Oslo', 'Rome', None], 'temp': [1.5, 20.0, 7.25],"
-        " 'day': ['2024-01-01', '2024-01-02', '2024-01-03']}).to_csv('w.csv', sep=';', index=False)\n"
+        " 'day': ['2024-01-01', '2024-01-02', '2024-01-03']})"
+        ".to_csv('w.csv', sep=';', index=False)\n"
         "open('notes.txt', 'w').write('hello\\nworld\\n')\n",
         "python",
     )
     assert (await session.execute_code_blocks([make], CancellationToken())).exit_code == 0
     script = describe_files.script(["w.csv", "notes.txt", "absent.csv"], 1800)
-    result = await session.execute_code_blocks(
-        [CodeBlock(script, "python")], CancellationToken()
-    )
+    result = await session.execute_code_blocks([CodeBlock(script, "python")], CancellationToken())
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "w.csv (72 bytes, semicolon-separated, 3 rows x 3 columns), columns:"
