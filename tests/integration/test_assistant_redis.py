@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,7 @@ class HangingFakeModel:
         self,
         messages: Sequence[LLMMessage],
         *,
+        extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationTokenLike | None = None,
     ) -> CreateResult:
         self.called.set()

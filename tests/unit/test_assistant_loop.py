@@ -3,7 +3,8 @@ code -> error -> fix -> answer, max turns, the model down, prompts and input fil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from assistant_fakes import FAKE_DESCRIPTION, code_reply, harness, ran
 
@@ -137,6 +138,8 @@ async def test_a_repeated_script_is_answered_without_running_it() -> None:
     assert result.turns == 5
     # only the two different scripts ran
     assert [r.code_blocks[0].code for r in h.record.requests] == ["print(1/0)", "print(1/1)"]
+    # the reply after a repeat is sampled hotter, the others at the model's setting
+    assert h.model.extra_args == [{}, {}, {"temperature": 0.8}, {}, {"temperature": 0.8}]
     repeat_failed, repeat_ran = h.model.calls[2][-1].content, h.model.calls[4][-1].content
     assert repeat_failed.startswith("This is the same script as turn 1, which failed with:")
     assert "ZeroDivisionError: division by zero" in repeat_failed
@@ -229,6 +232,7 @@ class TokenLimitedFakeModel:
         self,
         messages: Sequence[LLMMessage],
         *,
+        extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationTokenLike | None = None,
     ) -> CreateResult:
         self.calls.append(list(messages))

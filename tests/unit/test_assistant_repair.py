@@ -12,6 +12,7 @@ from agent_streams_assistant.repair import explain, fingerprint
     ("error", "says"),
     [
         ("KeyError: 'AAPL'", "KeyError 'AAPL': there is no column or key of that name"),
+        ("KeyError: -1", "use .iloc[-1] for a position"),
         ("ModuleNotFoundError: No module named 'xgboost'", "'xgboost' is not installed"),
         ("FileNotFoundError: [Errno 2] No such file or directory: 'x.csv'", "not in the current"),
         ("NameError: name 'pd' is not defined", "'pd' is used before it is defined"),

@@ -136,6 +136,22 @@ async def test_success_sends_the_conversation_and_maps_the_reply() -> None:
     assert body["messages"][3]["content"] == "exit code 0\n4"
 
 
+async def test_extra_create_args_override_the_sampling_of_one_call() -> None:
+    server = FakeServer([completion("a"), completion("b")])
+    client = make_client(server, temperature=0.2, max_tokens=64)
+
+    await client.create(MESSAGES, extra_create_args={"temperature": 0.8, "seed": 7})
+    await client.create(MESSAGES)
+    with pytest.raises(ModelRequestRejected, match=r"unsupported extra_create_args \['tools'\]"):
+        await client.create(MESSAGES, extra_create_args={"tools": []})
+    await client.close()
+
+    hot, normal = (json.loads(r.content) for r in server.requests)
+    assert (hot["temperature"], hot["seed"], hot["max_tokens"]) == (0.8, 7, 64)
+    assert (normal["temperature"], normal["max_tokens"]) == (0.2, 64)
+    assert "seed" not in normal
+
+
 async def test_429_then_200_succeeds_after_one_backoff() -> None:
     server = FakeServer([error(429, "slow down"), completion()])
     sleep = FakeSleep()

@@ -98,6 +98,10 @@ class AssistantConfig:
     """How much of the conversation the model reads (see ``feedback.fit_history``)."""
     describe_files_chars: int = 1_800
     """Room for the input files' description under the task (0: files are only named)."""
+    explore_temperature: float | None = 0.8
+    """The sampling temperature of the reply after one that made no progress (a repeated
+    script, or the same error again): a small model at a low temperature otherwise sends the
+    same script turn after turn. None keeps the model's own setting."""
 
 
 @type_subscription(TASKS_TOPIC)
@@ -263,6 +267,8 @@ class Assistant(RoutedAgent):
         if state.running_script is not None:
             state.scripts[state.running_script] = ScriptRun(turn=result.turn, error=feedback.error)
             state.running_script = None
+        same_error = feedback.error is not None and feedback.error == state.last_error
+        state.stuck = state.stuck + 1 if same_error else 0
         state.last_exit_code = result.exit_code
         state.last_error = feedback.error
         await self._store.save(
@@ -297,6 +303,7 @@ class Assistant(RoutedAgent):
                 async with asyncio.timeout(max(0.0, state.deadline - time.time())):
                     reply = await self._model.create(
                         fit_history(history, self._config.max_history_chars),
+                        extra_create_args=self._sampling(state),
                         cancellation_token=ctx.cancellation_token,
                     )
             except TimeoutError:
@@ -335,6 +342,7 @@ class Assistant(RoutedAgent):
             if seen is not None:
                 # Not run again: the reply is answered with what that script did.
                 log.info("repeated_script", session=self.session, turn=state.turn, of=seen.turn)
+                state.stuck += 1
                 text = repeated_script_feedback(seen.turn, seen.error)
                 ask = UserMessage(content=text, source="assistant-service")
                 await self._store.save(self.session, state, [said, ask])
@@ -415,6 +423,11 @@ class Assistant(RoutedAgent):
             reason = f"internal error in the assistant: {type(exc).__name__}: {exc}"
             state = await self._store.load(self.session) or _unstarted(ctx)
             await self._end(state, "failed", answer=state.last_reply, error=reason)
+
+    def _sampling(self, state: SessionState) -> dict[str, float] | None:
+        """Sampling overrides for the next reply: explore after one that made no progress."""
+        explore = self._config.explore_temperature
+        return {"temperature": explore} if state.stuck and explore is not None else None
 
     @staticmethod
     def _late(state: SessionState) -> str:

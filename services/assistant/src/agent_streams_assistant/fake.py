@@ -16,7 +16,8 @@ script empty.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .models import CancellationTokenLike, CreateResult, LLMMessage, ModelError, RequestUsage
 
@@ -51,12 +52,15 @@ class ScriptedFakeChatClient:
         self._latency_s = latency_s
         self._next = 0
         self.calls: list[list[LLMMessage]] = []
+        self.extra_args: list[dict[str, Any]] = []
+        """The ``extra_create_args`` of each call."""
         self.closed = False
 
     async def create(
         self,
         messages: Sequence[LLMMessage],
         *,
+        extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationTokenLike | None = None,
     ) -> CreateResult:
         """Record the call and play the next entry of the script."""
@@ -64,6 +68,7 @@ class ScriptedFakeChatClient:
             raise ModelError("ScriptedFakeChatClient used after close()")
         conversation = list(messages)
         self.calls.append(conversation)
+        self.extra_args.append(dict(extra_create_args or {}))
         if cancellation_token is not None and cancellation_token.is_cancelled():
             raise asyncio.CancelledError
         if self._latency_s > 0:

@@ -20,7 +20,7 @@ Cancellation is not an error: a cancelled ``create`` raises ``asyncio.CancelledE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -121,9 +121,13 @@ class ChatCompletionClient(Protocol):
         self,
         messages: Sequence[LLMMessage],
         *,
+        extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationTokenLike | None = None,
     ) -> CreateResult:
         """Ask the model for the next assistant message.
+
+        ``extra_create_args`` override the client's sampling settings for this call
+        (``temperature``, ``top_p``, ``max_tokens``, ``seed``), as in autogen-core.
 
         Raises:
             ModelUnavailable: the server could not be reached or kept failing.

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx2
 import openai
@@ -51,6 +52,7 @@ __all__ = ["OpenAIChatCompletionClient"]
 _log = structlog.get_logger(__name__)
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+_SAMPLING_ARGS = frozenset({"temperature", "top_p", "max_tokens", "seed"})
 _FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -92,12 +94,24 @@ class OpenAIChatCompletionClient:
         self,
         messages: Sequence[LLMMessage],
         *,
+        extra_create_args: Mapping[str, Any] | None = None,
         cancellation_token: CancellationTokenLike | None = None,
     ) -> CreateResult:
         """Ask the model for the next assistant message (errors: see ``ChatCompletionClient``)."""
+        unknown = set(extra_create_args or {}) - _SAMPLING_ARGS
+        if unknown:
+            raise ModelRequestRejected(
+                f"unsupported extra_create_args {sorted(unknown)}: use {sorted(_SAMPLING_ARGS)}",
+                status_code=None,
+            )
+        sampling = {
+            "temperature": self._settings.temperature,
+            "max_tokens": self._settings.max_tokens,
+            **(extra_create_args or {}),
+        }
         if cancellation_token is None:
-            return await self._create_with_retries(messages)
-        attempt = asyncio.ensure_future(self._create_with_retries(messages))
+            return await self._create_with_retries(messages, sampling)
+        attempt = asyncio.ensure_future(self._create_with_retries(messages, sampling))
         cancellation_token.link_future(attempt)
         return await attempt
 
@@ -105,7 +119,9 @@ class OpenAIChatCompletionClient:
         """Close the HTTP connections."""
         await self._client.close()
 
-    async def _create_with_retries(self, messages: Sequence[LLMMessage]) -> CreateResult:
+    async def _create_with_retries(
+        self, messages: Sequence[LLMMessage], sampling: Mapping[str, Any]
+    ) -> CreateResult:
         s = self._settings
         backoff = Backoff(
             max_retries=s.max_retries,
@@ -121,9 +137,8 @@ class OpenAIChatCompletionClient:
                 completion = await self._client.chat.completions.create(
                     model=s.name,
                     messages=payload,
-                    temperature=s.temperature,
-                    max_tokens=s.max_tokens,
                     timeout=timeout_s,
+                    **sampling,
                 )
             except openai.APIStatusError as exc:
                 if exc.status_code < 500 and exc.status_code not in _RETRYABLE_STATUS:

@@ -25,6 +25,12 @@ __all__ = ["explain", "fingerprint"]
 
 _HINTS: list[tuple[re.Pattern[str], str]] = [
     (
+        re.compile(r"^KeyError: (-?\d+)$"),
+        "KeyError {0}: a Series or DataFrame was indexed by a position it has no label for: "
+        "use .iloc[{0}] for a position (e.g. .iloc[-1] for the last row), or check the filter "
+        "kept any rows.",
+    ),
+    (
         re.compile(r"^KeyError: (.+)"),
         "KeyError {0}: there is no column or key of that name. Use the column names exactly "
         "as the file description above lists them (case and spaces matter).",
