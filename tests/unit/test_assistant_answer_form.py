@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_streams_assistant.answer_form import (
+    answered_forms,
     keep_requested_forms,
     printed_forms,
     requested_files,
@@ -65,3 +66,13 @@ def test_an_answer_with_its_own_value_is_left_alone() -> None:
 def test_nothing_changes_when_the_task_asks_for_no_form_or_nothing_was_printed() -> None:
     assert keep_requested_forms("42", "What is 6 x 7?", ["@x[1]"]) == "42"
     assert keep_requested_forms("about 34", LONG_TASK, []) == "about 34"
+
+
+def test_a_run_that_printed_every_requested_form_answers_the_task() -> None:
+    task = "Give the mean and the median. Format: @mean[value] @median[value]"
+    assert answered_forms(task, "@median[2] and @mean[1.5]\n@mean[1.75]\n") == (
+        "@mean[1.75]\n@median[2]"
+    )
+    assert answered_forms(task, "@mean[1.5]\n") is None  # the median is missing
+    assert answered_forms(task, "@mean[value] @median[value]") is None  # placeholders
+    assert answered_forms("What is the mean?", "@mean[1.5]") is None  # no form was asked for

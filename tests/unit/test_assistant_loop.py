@@ -160,13 +160,41 @@ async def test_a_repeat_on_the_last_turn_ends_as_max_turns() -> None:
     assert len(h.record.requests) == 1
 
 
+async def test_a_run_that_prints_every_requested_answer_ends_the_task() -> None:
+    task = "What are the mean and the max price? Format: @mean[value] @max[value]"
+    replies = [code_reply("print('@mean[3.50]')"), code_reply("print('@mean[3.50] @max[9]')")]
+    runs = [ran(0, "@mean[3.50]\n"), ran(0, "@mean[3.50] @max[9]\n")]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt=task))
+        result = await h.record.result()
+
+    # the first run lacked @max: the model was asked again; the second had both: done
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.50]\n@max[9]"
+    assert result.turns == 2
+    assert len(h.model.calls) == 2
+
+
+async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
+    task = "What is the mean price? Format: @mean[value]"
+    replies = [code_reply("print('@mean[nan]')"), "@mean[3.5]"]
+    async with harness(replies, [ran(0, "@mean[nan]\n")]) as h:
+        await h.submit(TaskRequest(prompt=task))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.5]"
+    assert "The output contains NaN" in h.model.calls[1][-1].content
+
+
 async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
     task = (
         "What is the mean price? Round to two decimals.\n"
         "Format: @mean_price[value] where value is a number."
     )
     replies = [code_reply("print('@mean_price[3.50]')"), "The mean price is 3.5."]
-    async with harness(replies, [ran(0, "@mean_price[3.50]\n")]) as h:
+    keep_asking = AssistantConfig(finish_when_answered=False)
+    async with harness(replies, [ran(0, "@mean_price[3.50]\n")], config=keep_asking) as h:
         await h.submit(TaskRequest(prompt=task))
         result = await h.record.result()
 

@@ -56,10 +56,17 @@ from agent_streams.messages import (
 )
 
 from . import describe_files
-from .answer_form import keep_requested_forms, printed_forms, requested_files, requirements
+from .answer_form import (
+    answered_forms,
+    keep_requested_forms,
+    printed_forms,
+    requested_files,
+    requirements,
+)
 from .endings import Endings
 from .feedback import (
     DEFAULT_SYSTEM_PROMPT,
+    NAN,
     TaskAsks,
     execution_feedback,
     fit_history,
@@ -98,6 +105,11 @@ class AssistantConfig:
     """How much of the conversation the model reads (see ``feedback.fit_history``)."""
     describe_files_chars: int = 1_800
     """Room for the input files' description under the task (0: files are only named)."""
+    finish_when_answered: bool = True
+    """End as ``completed`` right after a run that printed every ``@name[value]`` answer the
+    task asks for (and made the files it names, with no NaN in its output), with those lines
+    as the answer, instead of asking the model to restate them (a turn that mostly paraphrased
+    them away)."""
     explore_temperature: float | None = 0.8
     """The sampling temperature of the reply after one that made no progress (a repeated
     script, or the same error again): a small model at a low temperature otherwise sends the
@@ -264,6 +276,11 @@ class Assistant(RoutedAgent):
         )
         if result.exit_code == 0:
             state.printed = (state.printed + printed_forms(result.output))[-64:]
+            answered = answered_forms(state.prompt, result.output)
+            clean = not asks.missing_files and not NAN.search(result.output)
+            if answered is not None and clean and self._config.finish_when_answered:
+                log.info("answered_by_the_run", session=self.session, turn=result.turn)
+                state.decided, state.answer = "completed", answered
         if state.running_script is not None:
             state.scripts[state.running_script] = ScriptRun(turn=result.turn, error=feedback.error)
             state.running_script = None
@@ -280,7 +297,8 @@ class Assistant(RoutedAgent):
         if state.awaiting_turn is not None:
             return  # the executor has the next move
         if state.decided is not None:  # decided and saved, but not yet recorded as the ending
-            await self._end(state, state.decided, answer=state.last_reply, error=state.why)
+            answer = state.last_reply if state.answer is None else state.answer
+            await self._end(state, state.decided, answer=answer, error=state.why)
         elif time.time() >= state.deadline:
             await self._end(state, "deadline", answer=state.last_reply, error=self._late(state))
         elif state.turn >= state.max_turns:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "FORM",
+    "answered_forms",
     "keep_requested_forms",
     "printed_forms",
     "requested_files",
@@ -71,12 +72,35 @@ def printed_forms(output: str) -> list[str]:
     return [m.group(0) for m in FORM.finditer(output)][:MAX_FORMS]
 
 
-def keep_requested_forms(answer: str, prompt: str, printed: Sequence[str]) -> str:
-    """``answer`` with the task's ``@name[...]`` forms filled in from what the runs printed
-    (``printed``, oldest first) where the answer lacks them or repeats the task's placeholder."""
+def _wanted(prompt: str) -> dict[str, set[str]]:
+    """The task's ``@name[placeholder]`` forms: name -> the placeholders it shows."""
     wanted: dict[str, set[str]] = {}
     for match in FORM.finditer(prompt):
         wanted.setdefault(match.group(1), set()).add(match.group(2).strip())
+    return wanted
+
+
+def answered_forms(prompt: str, output: str) -> str | None:
+    """When the task asks for ``@name[...]`` answers and ``output`` printed every one of them
+    with a value (not the task's placeholder), those answers, one per line (the last printed
+    of each name, in the task's order); otherwise None."""
+    wanted = _wanted(prompt)
+    if not wanted:
+        return None
+    printed = {
+        m.group(1): m.group(0)
+        for m in FORM.finditer(output)
+        if m.group(1) in wanted and m.group(2).strip() not in wanted[m.group(1)]
+    }
+    if set(printed) != set(wanted):
+        return None
+    return "\n".join(printed[name] for name in wanted)
+
+
+def keep_requested_forms(answer: str, prompt: str, printed: Sequence[str]) -> str:
+    """``answer`` with the task's ``@name[...]`` forms filled in from what the runs printed
+    (``printed``, oldest first) where the answer lacks them or repeats the task's placeholder."""
+    wanted = _wanted(prompt)
     if not wanted:
         return answer
     latest = {m.group(1): m.group(0) for m in map(FORM.fullmatch, printed) if m is not None}

@@ -39,6 +39,7 @@ from .repair import explain
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "NAN",
     "Feedback",
     "TaskAsks",
     "execution_feedback",
@@ -64,7 +65,7 @@ NAN_NOTE = (
     "wrong, and a plot of them is empty. Unless NaN is the expected result, find the mistake, "
     "fix the script and reply with the whole corrected script.\n"
 )
-_NAN = re.compile(r"\b(?:NaN|nan)\b")
+NAN = re.compile(r"\b(?:NaN|nan)\b")
 _NOTE = re.compile(r"^Note: .+$", re.MULTILINE)
 
 ERROR_TAIL_LINES = 20
@@ -145,7 +146,7 @@ def execution_feedback(
     text = (
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
-        + (NAN_NOTE if _NAN.search(result.output) else "")
+        + (NAN_NOTE if NAN.search(result.output) else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + "If this output answers the task, reply with the final answer and no code"
         + (

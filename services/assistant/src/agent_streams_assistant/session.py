@@ -92,6 +92,9 @@ class SessionState(BaseModel):
     """Replies in a row that made no progress (a repeated script, the same error again)."""
     running_script: str | None = None
     """The fingerprint of the script whose result is awaited."""
+    answer: str | None = None
+    """The answer that goes with ``decided`` when it is not the model's last reply (the
+    requested ``@name[value]`` forms a run printed, see ``AssistantConfig``)."""
     decided: TaskStatus | None = None
     """How the task ends, once a reply decided it (``completed``), until the ending is recorded."""
     why: str | None = None
