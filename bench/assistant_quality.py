@@ -35,9 +35,10 @@ failures by kind; then the demo task against the target: it succeeds in >= 4 of 
 5 turns. For the data questions, the same per category and difficulty, with "value computed
 but lost", and the target: >= 70 % exactly right with a median of <= 3 turns.
 
-Threads: ``LLM_THREADS`` is picked from the load average measured before the server starts
-(2 only on an otherwise idle 2-core machine: with 2 threads llama.cpp's generation collapses
-when another process takes a core, 1 thread degrades gracefully); ``--threads`` overrides. The
+Threads (``_llm_server.py``): ``LLM_THREADS`` is picked from the load average measured before
+the server starts (2 only on an otherwise idle 2-core machine: with 2 threads llama.cpp's
+generation collapses when another process takes a core, 1 thread degrades gracefully);
+``--threads`` overrides. The
 load is sampled during the run and printed with the figures: on a shared machine wall times
 say more about the neighbours than about the loop. Differences from ``make demo``: the model
 call's timeout (``--model-timeout``, 600 s instead of compose's 120 s) and the task deadline
@@ -57,16 +58,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from _llm_server import llm_server, pick_threads, sample_load
 from _quality_report import Run, report, verdict, write_summary
 from _quality_tasks import DEMO_PROMPT_FILE, OPTIONAL, ROOT, Outcome, Task, data_tasks, tasks
 from _reference_model import reference_model
@@ -94,70 +94,6 @@ from agent_streams_executor.executors.pool import ExecutorPool
 from agent_streams_executor.settings import ExecutorSettings
 
 MODEL_NAME = "qwen2.5-coder-1.5b"
-LLM_READY_S = 180.0
-
-
-# -- load -------------------------------------------------------------------------------------
-def pick_threads(load: float, cores: int) -> int:
-    """Threads that fit beside what already runs (rounded: 2 only when under half a core is
-    taken on a 2-core machine)."""
-    return max(1, min(cores, int(cores - load + 0.5)))
-
-
-async def sample_load(samples: list[float], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        samples.append(load_average())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 15)
-
-
-# -- the model server and Redis ---------------------------------------------------------------
-def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def llm_server(image: str, model_file: str, threads: int, model: str) -> Iterator[str]:
-    """The llama.cpp server image on a random loopback port; removed on exit."""
-    models = ROOT / "models"
-    if not (models / model_file).is_file():
-        raise SystemExit(f"{models / model_file} is missing: make models")
-    run = _docker(
-        "run", "--detach", "--init", "--label", "agent-streams.bench=quality",
-        "--publish", "127.0.0.1::8081",
-        "--volume", f"{models}:/models:ro",
-        "--env", f"MODEL_FILE={model_file}",
-        "--env", f"MODEL_ALIAS={model}",
-        "--env", f"LLM_THREADS={threads}",
-        "--memory", "4g",
-        image,
-        check=False,
-    )  # fmt: skip
-    if run.returncode != 0:
-        raise SystemExit(f"docker run {image} failed (make llm-image?): {run.stderr.strip()}")
-    container = run.stdout.strip()
-    try:
-        port = _docker("port", container, "8081/tcp").stdout.splitlines()[0].rsplit(":", 1)[1]
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + LLM_READY_S
-        while not _answers(url):
-            state = _docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip()
-            if state != "true" or time.monotonic() > deadline:
-                logs = _docker("logs", "--tail", "20", container, check=False).stderr
-                raise SystemExit(f"the model server did not come up:\n{logs}")
-            time.sleep(0.5)  # nothing announces readiness but the HTTP answer itself
-        print(f"model server {container[:12]} at {url} ({model_file}, LLM_THREADS={threads})")
-        yield url
-    finally:
-        _docker("rm", "--force", container, check=False)
 
 
 # -- the loop: the services' own agents, wired as their main() does ---------------------------
