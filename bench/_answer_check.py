@@ -8,11 +8,12 @@ sub-answers is):
   ``@mean_fare[value]`` said back) is ignored. The sub-answer is right when there is at least
   one and **every** one holds the right value (an answer that gives two different values is
   wrong). Text outside the tags does not matter; text inside the brackets does.
-* A number is right when it parses (a ``%`` sign, surrounding quotes or ``*`` and thousands
-  commas are tolerated) and differs from the expected value by at most one unit in the last
-  requested decimal (0.01 for two decimals, 1 for "a whole number"), so that round-half-even
-  vs half-up, or an unrounded 29.985 for 29.99, is not held against it. A count (integer) must
-  be exact. A text value is compared case-insensitively after stripping spaces and quotes.
+* A number is right when it parses (a ``%`` sign, surrounding quotes or ``*``, thousands
+  commas and a typographic minus are tolerated) and differs from the expected value by at
+  most one unit in the last requested decimal (0.01 for two decimals, 1 for "a whole
+  number"), so that round-half-even vs half-up, or an unrounded 29.985 for 29.99, is not held
+  against it. A count (integer) must be exact. A text value is compared case-insensitively
+  after stripping spaces and quotes.
 * Plain forms (the question asks for a sentence): the expected number must be among the
   numbers of the answer (same tolerance), or the expected text must appear as a word. This is
   more lenient than the tags, and only a few questions use it.
@@ -58,7 +59,7 @@ class Verdict:
 
 def parse_number(raw: str) -> float | None:
     """The number in a tag's brackets, or None when there is anything else in them."""
-    value = raw.strip().strip("*`'\" ").rstrip("%").strip()
+    value = raw.strip().strip("*`'\" ").rstrip("%").strip().replace("\u2212", "-")
     if THOUSANDS.match(value):
         value = value.replace(",", "")
     try:

@@ -205,6 +205,7 @@ def test_png_files_must_not_be_blank(tmp_path: Path) -> None:
 def test_parse_number_refuses_anything_but_a_number() -> None:
     assert parse_number(" 1,234.5 ") == 1234.5
     assert parse_number("**0.72**") == 0.72
+    assert parse_number("\u22120.516") == -0.516
     assert parse_number("0.72 (72%)") is None
     assert parse_number("nan") is None
     assert parse_number("") is None
