@@ -277,9 +277,17 @@ bench-runtime: sync ## Runtime msg/s, send_message p50/p99 and CPU vs raw redis-
 	uv run python bench/runtime.py $(BENCH_ARGS)
 
 # Real model, real loop: ~20-40 min for RUNS=5 on 2 cores (the model server runs with
-# LLM_THREADS picked from the load; the load is printed with the figures). Exit 1 when the demo
-# task misses its target (>= 4 of 5 runs within 5 turns).
+# LLM_THREADS picked from the load; the load is printed with the figures). Exit 1 when a target
+# is missed: the demo task (>= 4 of 5 runs within 5 turns), the data questions (>= 70 % exactly
+# right, median <= 3 turns). Task sets (BENCH_ARGS): the basic tasks by default, "--set data"
+# the data questions (bench/_data_questions.py; RUNS=1 is one pass), "--set all" both,
+# "--category plot,dates" / "--tasks id,id" to narrow; "--reference" swaps the model for a FAKE
+# that answers each data question with its reference solution (checks the bench, ~2 min).
+# QUALITY_MODEL=qwen2.5-coder-0.5b measures the small model (its file is fetched if missing).
+QUALITY_MODEL ?= qwen2.5-coder-1.5b
 .PHONY: bench-quality
-bench-quality: sync sandbox-image llm-image models ## Assistant quality: demo + simple tasks, real model and loop, success rates vs target (RUNS=5; BENCH_ARGS="--local")
+bench-quality: sync sandbox-image llm-image ## Assistant quality: demo + simple tasks or the data questions (BENCH_ARGS="--set data"), real model and loop, vs targets (RUNS=5; QUALITY_MODEL=...)
+	python3 deploy/model.py fetch --model $(QUALITY_MODEL)
 	uv run python bench/assistant_quality.py --runs $(or $(RUNS),5) --image $(SANDBOX_IMAGE) \
-		--llm-image $(LLM_IMAGE) --demo-prompt-file $(DEMO_PROMPT_FILE) $(BENCH_ARGS)
+		--llm-image $(LLM_IMAGE) --model $(QUALITY_MODEL) \
+		--demo-prompt-file $(DEMO_PROMPT_FILE) $(BENCH_ARGS)

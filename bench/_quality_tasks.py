@@ -15,6 +15,8 @@ Each check looks at what the user would look at, not at "exit 0 and a file exist
   and no other number below 50).
 * ``mean``: the last successful run printed the mean of the ``price`` column.
 * ``csv``: ``people.csv`` came back with exactly the asked rows.
+* the data questions (``--set data``; ``_data_questions.py``, checked by ``_answer_check.py``):
+  the final answer holds every requested value, the asked files came back right.
 
 A check returns failure kinds (none: correct; only ``VALUE_KINDS``: a success with wrong
 values); the first kinds are the task's ending when it did not complete, so that "failures by
@@ -32,9 +34,13 @@ import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_streams.messages import AssistantTurn, ExecutionResult, TaskResult
 from agent_streams.session_log import SessionEvent
+
+if TYPE_CHECKING:
+    from _data_questions import Question
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PROMPT_FILE = ROOT / "examples" / "demo-prompt.txt"
@@ -63,6 +69,10 @@ class Outcome:
     artifacts: dict[str, Path]
     run_python: RunPython
     notes: list[str] = field(default_factory=list)
+    lost: bool = False
+    """Set by the data questions' check: "value computed but lost" (``_answer_check``)."""
+    computed: bool = False
+    """Set by the data questions' check: every expected value is in some run's output."""
 
     def turns(self) -> list[AssistantTurn]:
         return [e.message for e in self.events if isinstance(e.message, AssistantTurn)]
@@ -84,6 +94,10 @@ class Task:
     prompt: str
     files: tuple[Path, ...]
     check: Check
+    category: str = "basic"
+    difficulty: str = ""
+    reference: tuple[str, str] | None = None
+    """A data question's (reference script, right final answer), for ``--reference``."""
 
 
 TERSE_DEMO_PROMPT = (
@@ -119,6 +133,48 @@ def tasks(demo_prompt_file: Path = DEMO_PROMPT_FILE) -> list[Task]:
             check_csv,
         ),
         Task("demo-terse", TERSE_DEMO_PROMPT, (DEMO_FILE,), check_demo),
+    ]
+
+
+def data_tasks() -> list[Task]:
+    """The data questions as tasks, each checked against its stored expected answer."""
+    from _answer_check import check_answer
+    from _data_questions import (
+        all_questions,
+        expected_answer_text,
+        load_expected,
+        reference_script,
+    )
+
+    expected = load_expected()
+
+    def checker(q: Question) -> Check:
+        async def check(outcome: Outcome) -> list[str]:
+            verdict = check_answer(
+                q,
+                expected[q.qid],
+                outcome.result.answer,
+                outcome.artifacts,
+                [r.output for r in outcome.executions()],
+            )
+            outcome.notes += verdict.notes
+            outcome.lost = verdict.computed_but_lost
+            outcome.computed = verdict.computed
+            return [*_ending(outcome), *verdict.kinds]
+
+        return check
+
+    return [
+        Task(
+            q.qid,
+            q.prompt,
+            q.paths(),
+            checker(q),
+            q.category,
+            q.difficulty,
+            (reference_script(q), expected_answer_text(q, expected[q.qid])),
+        )
+        for q in all_questions()
     ]
 
 
@@ -211,7 +267,8 @@ def coloured_pixels(path: Path) -> int:
     with Image.open(path) as image:
         hsv = image.convert("RGB").convert("HSV")
     _, saturation, value = hsv.split()
-    pairs = zip(saturation.getdata(), value.getdata(), strict=True)
+    # the bands' raw bytes: Image.getdata is deprecated since Pillow 12
+    pairs = zip(saturation.tobytes(), value.tobytes(), strict=True)
     return sum(1 for s, v in pairs if s > 100 and v > 60)
 
 

@@ -1,7 +1,18 @@
 """Assistant quality: N runs of a small task set through the real loop and the real model.
 
-    make bench-quality                       # RUNS=5, Docker sandbox
-    uv run python bench/assistant_quality.py [--runs 5] [--tasks demo,primes] [--local]
+    make bench-quality                       # RUNS=5, Docker sandbox, the basic tasks
+    make bench-quality RUNS=1 BENCH_ARGS="--set data"             # the 56 data questions
+    make bench-quality RUNS=1 BENCH_ARGS="--set data --model qwen2.5-coder-0.5b"
+    make bench-quality RUNS=1 BENCH_ARGS="--set data --reference"  # FAKE model: checks the bench
+    uv run python bench/assistant_quality.py [--runs 5] [--set basic|data|all]
+        [--tasks demo,primes] [--category plot,dates] [--local]
+
+Two task sets: ``basic`` (the default: demo, primes, mean, csv; ``_quality_tasks.py``) and
+``data``: plain data-analysis questions over the tables in ``quality_data/``, each with an exact
+expected answer computed by a reference solution (``_data_questions.py``, ``_questions_*.py``)
+and checked by ``_answer_check.py``; ``all`` is both. ``--reference`` replaces the model by a
+FAKE that answers every data question with its reference solution, then the expected answer
+(``_reference_model.py``): every question must then be exactly right.
 
 What runs, all in this process but each on its own ``RedisStreamsRuntime`` (the production
 runtime, as the services wire it in their ``main.py``), over a private ``redis-server`` on a free
@@ -18,21 +29,24 @@ loopback port (``--redis-url`` to use another):
   time, each in a new session; ``demo`` is ``make demo``'s task verbatim (the prompt from
   ``examples/demo-prompt.txt``, the input ``examples/data/stocks.csv``).
 
-The checks (``_quality_tasks.py``) look at what came out, not at exit codes. The report: per
-task, success rate, median turns, median wall time and failures by kind; then the demo task
-against the target: it succeeds in >= 4 of 5 runs within 5 turns.
+The checks (``_quality_tasks.py``) look at what came out, not at exit codes. The report
+(``_quality_report.py``): per basic task, success rate, median turns, median wall time and
+failures by kind; then the demo task against the target: it succeeds in >= 4 of 5 runs within
+5 turns. For the data questions, the same per category and difficulty, with "value computed
+but lost", and the target: >= 70 % exactly right with a median of <= 3 turns.
 
-Threads: ``LLM_THREADS`` is picked from the load average measured before the server starts
-(2 only on an otherwise idle 2-core machine: with 2 threads llama.cpp's generation collapses
-when another process takes a core, 1 thread degrades gracefully); ``--threads`` overrides. The
+Threads (``_llm_server.py``): ``LLM_THREADS`` is picked from the load average measured before
+the server starts (2 only on an otherwise idle 2-core machine: with 2 threads llama.cpp's
+generation collapses when another process takes a core, 1 thread degrades gracefully);
+``--threads`` overrides. The
 load is sampled during the run and printed with the figures: on a shared machine wall times
 say more about the neighbours than about the loop. Differences from ``make demo``: the model
 call's timeout (``--model-timeout``, 600 s instead of compose's 120 s) and the task deadline
 (``--task-timeout``, 1800 s instead of 900 s) are longer, so that a busy machine shows up as
 slow runs, not as failures; both endings are still counted when they happen.
 
-Transcripts (every reply, every run's output, the checks' notes) and the artifacts go to
-``--out`` (default ``.build/bench-quality/<time>/``).
+Transcripts (every reply, every run's output, the checks' notes), the artifacts and
+``summary.json`` go to ``--out`` (default ``.build/bench-quality/<time>/``).
 """
 
 from __future__ import annotations
@@ -44,19 +58,18 @@ import json
 import os
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from _quality_tasks import DEMO_PROMPT_FILE, OPTIONAL, ROOT, VALUE_KINDS, Outcome, Task, tasks
+from _llm_server import llm_server, pick_threads, sample_load
+from _quality_report import Run, report, verdict, write_summary
+from _quality_tasks import DEMO_PROMPT_FILE, OPTIONAL, ROOT, Outcome, Task, data_tasks, tasks
+from _reference_model import reference_model
 from _runtime_harness import delete_namespace, load_average, private_redis
 from agent_streams import CancellationToken
 from agent_streams.artifacts import ArtifactStore
@@ -80,93 +93,7 @@ from agent_streams_executor.executors.local import LocalExecutorPool
 from agent_streams_executor.executors.pool import ExecutorPool
 from agent_streams_executor.settings import ExecutorSettings
 
-TARGET_RUNS, TARGET_OF, TARGET_TURNS = 4, 5, 5
 MODEL_NAME = "qwen2.5-coder-1.5b"
-LLM_READY_S = 180.0
-
-
-@dataclass
-class Run:
-    task: str
-    index: int
-    status: str
-    turns: int
-    wall_s: float
-    completion_tokens: int
-    kinds: list[str]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """A success by the task's criteria (the values may still be wrong)."""
-        return all(kind in VALUE_KINDS for kind in self.kinds)
-
-    @property
-    def correct(self) -> bool:
-        return not self.kinds
-
-
-# -- load -------------------------------------------------------------------------------------
-def pick_threads(load: float, cores: int) -> int:
-    """Threads that fit beside what already runs (rounded: 2 only when under half a core is
-    taken on a 2-core machine)."""
-    return max(1, min(cores, int(cores - load + 0.5)))
-
-
-async def sample_load(samples: list[float], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        samples.append(load_average())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 15)
-
-
-# -- the model server and Redis ---------------------------------------------------------------
-def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def llm_server(image: str, model_file: str, threads: int) -> Iterator[str]:
-    """The llama.cpp server image on a random loopback port; removed on exit."""
-    models = ROOT / "models"
-    if not (models / model_file).is_file():
-        raise SystemExit(f"{models / model_file} is missing: make models")
-    run = _docker(
-        "run", "--detach", "--init", "--label", "agent-streams.bench=quality",
-        "--publish", "127.0.0.1::8081",
-        "--volume", f"{models}:/models:ro",
-        "--env", f"MODEL_FILE={model_file}",
-        "--env", f"MODEL_ALIAS={MODEL_NAME}",
-        "--env", f"LLM_THREADS={threads}",
-        "--memory", "4g",
-        image,
-        check=False,
-    )  # fmt: skip
-    if run.returncode != 0:
-        raise SystemExit(f"docker run {image} failed (make llm-image?): {run.stderr.strip()}")
-    container = run.stdout.strip()
-    try:
-        port = _docker("port", container, "8081/tcp").stdout.splitlines()[0].rsplit(":", 1)[1]
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + LLM_READY_S
-        while not _answers(url):
-            state = _docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip()
-            if state != "true" or time.monotonic() > deadline:
-                logs = _docker("logs", "--tail", "20", container, check=False).stderr
-                raise SystemExit(f"the model server did not come up:\n{logs}")
-            time.sleep(0.5)  # nothing announces readiness but the HTTP answer itself
-        print(f"model server {container[:12]} at {url} ({model_file}, LLM_THREADS={threads})")
-        yield url
-    finally:
-        _docker("rm", "--force", container, check=False)
 
 
 # -- the loop: the services' own agents, wired as their main() does ---------------------------
@@ -197,7 +124,7 @@ async def stack(args: argparse.Namespace, redis_url: str, base_url: str) -> Asyn
         model = OpenAIChatCompletionClient(
             ModelSettings(
                 base_url=base_url,
-                name=MODEL_NAME,
+                name=args.model,
                 timeout_s=args.model_timeout,
                 deadline_s=args.model_timeout * 2,
             )
@@ -293,6 +220,9 @@ async def run_task(
     )
     history = await system.store.history(session)
     kinds = await task.check(outcome)
+    if args.reference and not outcome.computed:
+        # the reference printed its values: the sandbox must have reproduced the stored ones
+        kinds.append("reference_not_reproduced")
     run = Run(
         task.name,
         index,
@@ -302,10 +232,12 @@ async def run_task(
         result.usage.completion_tokens,
         kinds,
         outcome.notes,
+        task.category,
+        task.difficulty,
+        outcome.lost,
     )
     _write_transcript(where / "transcript.md", run, history, outcome)
-    verdict = _verdict(run)
-    print(f"{label}: {verdict} ({result.status}, {result.turns} turns, {wall:.0f} s, "
+    print(f"{label}: {verdict(run)} ({result.status}, {result.turns} turns, {wall:.0f} s, "
           f"load {load_average():.1f})", flush=True)  # fmt: skip
     return run
 
@@ -322,9 +254,8 @@ async def _run_python(pool: ExecutorPool, code: str, files: dict[str, bytes]) ->
 def _write_transcript(path: Path, run: Run, history: list[LLMMessage], outcome: Outcome) -> None:
     """What the model read and wrote (the stored history, feedback included), each run's
     output, and the checks' verdict."""
-    verdict = _verdict(run)
     parts = [
-        f"# {run.task} #{run.index}: {verdict}\n",
+        f"# {run.task} #{run.index}: {verdict(run)}\n",
         f"status {run.status}, {run.turns} turns, {run.wall_s:.1f} s; {'; '.join(run.notes)}\n",
     ]
     for message in history:
@@ -340,57 +271,24 @@ def _write_transcript(path: Path, run: Run, history: list[LLMMessage], outcome: 
     path.write_text("\n".join(parts))
 
 
-# -- report -----------------------------------------------------------------------------------
-def _verdict(run: Run) -> str:
-    if run.correct:
-        return "correct"
-    return ("ok, values wrong: " if run.ok else "FAIL ") + ",".join(run.kinds)
-
-
-def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):.1f}" if values else "-"
-
-
-def report(runs: list[Run], loads: list[float], header: str) -> bool:
-    """The table, the load, and the demo task against the target; True when it is met."""
-    print(f"\n{header}")
-    print(f"{'task':8s} {'success':>8s} {'correct':>8s} {'med turns':>9s} {'med wall s':>10s} "
-          f"{'med tokens':>10s}  failures by kind")  # fmt: skip
-    for name in dict.fromkeys(r.task for r in runs):
-        mine = [r for r in runs if r.task == name]
-        n = len(mine)
-        ok, correct = sum(r.ok for r in mine), sum(r.correct for r in mine)
-        kinds = Counter(k for r in mine for k in r.kinds)
-        print(
-            f"{name:8s} {f'{ok}/{n}':>8s} {f'{correct}/{n}':>8s} "
-            f"{_median([r.turns for r in mine]):>9s} {_median([r.wall_s for r in mine]):>10s} "
-            f"{_median([r.completion_tokens for r in mine]):>10s}  "
-            + (", ".join(f"{k} x{c}" for k, c in kinds.most_common()) or "-")
-        )
-    if loads:
-        print(f"load average (1 min) during the run: min {min(loads):.1f}, "
-              f"median {statistics.median(loads):.1f}, max {max(loads):.1f} "
-              f"on {os.cpu_count()} cores")  # fmt: skip
-    demo = [r for r in runs if r.task == "demo"]
-    if not demo:
-        return True
-    needed = TARGET_RUNS * len(demo) / TARGET_OF
-    ok = sum(r.ok and r.turns <= TARGET_TURNS for r in demo)
-    correct = sum(r.correct and r.turns <= TARGET_TURNS for r in demo)
-    met = ok >= needed
-    print(f"demo task within {TARGET_TURNS} turns: success {ok}/{len(demo)}, correct values "
-          f"{correct}/{len(demo)}; target >= {TARGET_RUNS}/{TARGET_OF} successes: "
-          f"{'MET' if met else 'MISSED'}"
-          + ("" if correct >= needed else " (not met on correct values)"))  # fmt: skip
-    return met
-
-
 # -- main -------------------------------------------------------------------------------------
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
-        "--tasks", default="", help="comma list: demo,primes,mean,csv (default), demo-terse"
+        "--set", default="basic", choices=("basic", "data", "all"), help="the task set"
+    )
+    parser.add_argument(
+        "--tasks",
+        default="",
+        help="comma list of task names from any set (demo,primes,mean,csv, demo-terse, the "
+        "data questions' ids); overrides --set",
+    )
+    parser.add_argument("--category", default="", help="comma list: only these categories")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="a FAKE model answering each data question with its reference solution",
     )
     parser.add_argument(
         "--demo-prompt-file", type=Path, default=DEMO_PROMPT_FILE, help="as make demo's"
@@ -402,7 +300,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--llm-image", default=os.environ.get("LLM_IMAGE", "agent-streams/llm:latest")
     )
-    parser.add_argument("--model-file", default="qwen2.5-coder-1.5b.gguf")
+    parser.add_argument(
+        "--model", default=MODEL_NAME, help="model name (deploy/model.py), e.g. qwen2.5-coder-0.5b"
+    )
+    parser.add_argument("--model-file", help="in models/ (default: <model>.gguf)")
     parser.add_argument("--threads", type=int, help="LLM_THREADS (default: from the load)")
     parser.add_argument("--base-url", help="use this running model server instead")
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
@@ -411,21 +312,41 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--task-timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, help="default: .build/bench-quality/<time>")
     parser.add_argument("--json", type=Path, help="also write every run's record here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.model_file = args.model_file or f"{args.model}.gguf"
+    return args
+
+
+def choose(args: argparse.Namespace) -> list[Task]:
+    """The tasks --set / --tasks / --category / --reference select."""
+    basic = [t for t in tasks(args.demo_prompt_file) if t.name not in OPTIONAL]
+    everything = [*tasks(args.demo_prompt_file), *data_tasks()]
+    if args.tasks:
+        wanted = args.tasks.split(",")
+        chosen = [t for t in everything if t.name in wanted]
+        if unknown := set(wanted) - {t.name for t in chosen}:
+            raise SystemExit(f"no task named {sorted(unknown)}")
+    else:
+        chosen = {"basic": basic, "data": data_tasks(), "all": [*basic, *data_tasks()]}[args.set]
+    if args.category:
+        categories = args.category.split(",")
+        chosen = [t for t in chosen if t.category in categories]
+    if args.reference:
+        dropped = [t.name for t in chosen if t.reference is None]
+        if dropped:
+            print(f"--reference: no reference solution for {', '.join(dropped)}: left out")
+        chosen = [t for t in chosen if t.reference is not None]
+    if not chosen:
+        raise SystemExit("no task selected")
+    return chosen
 
 
 async def measure(args: argparse.Namespace, redis_url: str, base_url: str) -> list[Run]:
-    wanted = args.tasks.split(",") if args.tasks else None
-    chosen = [
-        t
-        for t in tasks(args.demo_prompt_file)
-        if (t.name in wanted if wanted else t.name not in OPTIONAL)
-    ]
-    if not chosen:
-        raise SystemExit(f"no task named in --tasks {args.tasks}")
+    chosen = choose(args)
     out = args.out or ROOT / ".build" / "bench-quality" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"transcripts and artifacts: {out}")
+    args.out = out
+    print(f"transcripts and artifacts: {out} ({len(chosen)} task(s), {args.runs} run(s) each)")
     runs: list[Run] = []
     async with stack(args, redis_url, base_url) as system:
         # one round = every task once: load changes over time hit every task alike
@@ -438,6 +359,8 @@ async def measure(args: argparse.Namespace, redis_url: str, base_url: str) -> li
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     configure_logging("WARNING", json=False, service="bench")
+    if args.reference:
+        args.base_url = None  # the fake is started below
     cores = os.cpu_count() or 1
     load_before = load_average()
     threads = args.threads or pick_threads(load_before, cores)
@@ -458,23 +381,30 @@ def main(argv: list[str]) -> int:
 
     with contextlib.ExitStack() as stack:
         redis_url = args.redis_url or stack.enter_context(private_redis())
-        base_url = args.base_url or stack.enter_context(
-            llm_server(args.llm_image, args.model_file, threads)
-        )
+        if args.reference:
+            scripts = {t.prompt: t.reference for t in choose(args) if t.reference is not None}
+            base_url = stack.enter_context(reference_model(scripts))
+        else:
+            base_url = args.base_url or stack.enter_context(
+                llm_server(args.llm_image, args.model_file, threads, args.model)
+            )
         started = time.perf_counter()
         runs = asyncio.run(sampled(redis_url, base_url))
         elapsed = time.perf_counter() - started
     executor = "local executor" if args.local else f"Docker sandbox {args.image}"
-    model = (
-        f"the model server at {args.base_url}"
-        if args.base_url
-        else f"model {args.model_file} (LLM_THREADS={threads})"
-    )
+    if args.reference:
+        model = "the FAKE reference model (reference solutions, expected answers)"
+    elif args.base_url:
+        model = f"the model server at {args.base_url} ({args.model})"
+    else:
+        model = f"model {args.model_file} (LLM_THREADS={threads})"
     header = (
         f"{args.runs} run(s) per task, {executor}, {model}, RedisStreamsRuntime; "
         f"{elapsed / 60:.0f} min in all"
     )
     met = report(runs, loads, header)
+    write_summary(args.out / "summary.json", runs, header, met)
+    print(f"summary: {args.out / 'summary.json'}")
     if args.json:
         args.json.write_text(json.dumps([vars(r) for r in runs], indent=2))
     return 0 if met else 1

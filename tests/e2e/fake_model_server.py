@@ -72,6 +72,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the openai client expects
     stats = _Stats()
     latency_s = float(os.environ.get("FAKE_MODEL_LATENCY_S", "0") or 0)
+    # the script; a subclass may answer from another (bench/_reference_model.py does)
+    reply = staticmethod(reply_for)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per error only
         return
@@ -107,7 +109,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.latency_s > 0:
             time.sleep(self.latency_s)
-        content = reply_for(messages)
+        content = self.reply(messages)
         prompt_chars = sum(len(_text(m)) for m in messages)
         self._send(
             200,
