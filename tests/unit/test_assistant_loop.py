@@ -187,6 +187,27 @@ async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
     assert "The output contains NaN" in h.model.calls[1][-1].content
 
 
+async def test_an_answer_about_files_before_any_code_ran_is_asked_for_a_script_once() -> None:
+    task = TaskRequest(
+        prompt="What is the mean price? Format: @mean[value]",
+        files=[InputFile(name="prices.csv", content_b64="MSwy")],
+    )
+    replies = [
+        "@mean[30.6]",  # a guess: no code ran
+        code_reply("print(1/0)"),
+        "@mean[2.0]",  # after a failed run, an answer without code is taken
+    ]
+    runs = [ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs) as h:
+        await h.submit(task)
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[2.0]"
+    assert result.turns == 3
+    assert h.model.calls[1][-1].content.startswith("No code has run on the files yet")
+
+
 async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
     task = (
         "What is the mean price? Round to two decimals.\n"

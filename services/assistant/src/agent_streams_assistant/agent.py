@@ -73,6 +73,7 @@ from .feedback import (
     repeated_script_feedback,
     task_prompt,
     truncated_reply_feedback,
+    unbacked_answer_feedback,
 )
 from .models import (
     AssistantMessage,
@@ -384,8 +385,16 @@ class Assistant(RoutedAgent):
                 await self._send_outbox(state)
                 return
             cut_off = reply.finish_reason == "length" and has_unterminated_fence(reply.content)
-            if cut_off and state.turn < state.max_turns:
-                ask = UserMessage(content=truncated_reply_feedback(), source="assistant-service")
+            # An answer to a task about files before any code ran on them is a guess: asked
+            # once for the script instead (the 1.5B answered "@x[30.6]" blind when the task
+            # showed the answer's form).
+            guess = bool(state.input_names) and not state.scripts and not state.pushed_back
+            if (cut_off or guess) and state.turn < state.max_turns:
+                if guess:
+                    state.pushed_back = True
+                    log.info("unbacked_answer_refused", session=self.session, turn=state.turn)
+                text = unbacked_answer_feedback() if guess else truncated_reply_feedback()
+                ask = UserMessage(content=text, source="assistant-service")
                 await self._store.save(self.session, state, [said, ask])
                 await self._send_outbox(state)
                 history += [said, ask]

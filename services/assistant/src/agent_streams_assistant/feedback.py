@@ -47,6 +47,7 @@ __all__ = [
     "repeated_script_feedback",
     "task_prompt",
     "truncated_reply_feedback",
+    "unbacked_answer_feedback",
 ]
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -174,6 +175,15 @@ def repeated_script_feedback(turn: int, error: str | None) -> str:
         + (f"What it means: {hint}\n" if hint else "")
         + "It was not run again: it would fail the same way. Change the approach and reply "
         "with a different, whole script in one ```python block."
+    )
+
+
+def unbacked_answer_feedback() -> str:
+    """For an answer to a task about files that no code has computed yet."""
+    return (
+        "No code has run on the files yet, so that answer is a guess. Reply with a Python "
+        "script in one ```python block that computes the answer from the files and prints it "
+        "(in the task's answer format, if it gives one)."
     )
 
 

@@ -88,6 +88,8 @@ class SessionState(BaseModel):
     """``@name[value]`` answers that successful runs printed, oldest first (``answer_form``)."""
     scripts: dict[str, ScriptRun] = {}
     """Scripts run so far, by ``repair.fingerprint``: a repeat is answered without a run."""
+    pushed_back: bool = False
+    """An answer given before any code ran on the input files was refused once already."""
     stuck: int = 0
     """Replies in a row that made no progress (a repeated script, the same error again)."""
     running_script: str | None = None
