@@ -29,6 +29,11 @@ def test_the_sandbox_is_locked_down_by_default() -> None:
     assert "OPENAI_API_KEY" not in json.dumps(spec["environment"])
     config = json.loads(spec["command"][-1])
     assert config["container"] is True
+    # slow imports go in after the sandbox is ready; warnings are kept out of the output
+    assert "sklearn.linear_model" in config["preload_lazy"]
+    assert spec["environment"]["PYTHONWARNINGS"] == "ignore"
+    shown = container_spec(ExecutorSettings(python_warnings="default"), network=False, labels={})
+    assert shown["environment"]["PYTHONWARNINGS"] == "default"
 
 
 def test_network_only_when_asked_and_allowed_upstream() -> None:

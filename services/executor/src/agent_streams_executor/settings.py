@@ -62,6 +62,11 @@ class ExecutorSettings(BaseSettings):
     imports: a sandbox is ready as fast as without them, and a script that needs them finds
     them loaded); missing ones are skipped."""
 
+    python_warnings: str = "ignore"
+    """``PYTHONWARNINGS`` in the sandbox. Model-written pandas code triggers FutureWarning and
+    SettingWithCopyWarning pages that crowd the output the model reads back (its context is
+    4k tokens) without changing what the code computes; ``default`` shows them again."""
+
     # limits of one run
     timeout_s: float = Field(60.0, gt=0)
     max_timeout_s: float = Field(600.0, gt=0)

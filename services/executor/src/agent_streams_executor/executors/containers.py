@@ -102,6 +102,7 @@ def container_spec(
             "MPLCONFIGDIR": "/tmp/matplotlib",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONWARNINGS": settings.python_warnings,
             "OPENBLAS_NUM_THREADS": threads,
             "OMP_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
