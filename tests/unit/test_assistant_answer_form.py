@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent_streams_assistant.answer_form import (
     answered_forms,
+    form_hint,
     keep_requested_forms,
     printed_forms,
     requested_files,
@@ -19,9 +20,9 @@ LONG_TASK = (
 )
 
 
-def test_requirements_of_a_short_task_is_the_task() -> None:
-    task = "Plot y = x^2 for x in 0..10 and save it as plot.png"
-    assert requirements(task) == task
+def test_requirements_of_a_short_task_are_its_requirement_sentences() -> None:
+    task = "Plot y = x^2 for x in 0..10. Save it as plot.png"
+    assert requirements(task) == "Save it as plot.png"
 
 
 def test_requirements_of_a_long_task_are_its_format_sentences() -> None:
@@ -32,9 +33,8 @@ def test_requirements_of_a_long_task_are_its_format_sentences() -> None:
     ]
 
 
-def test_requirements_without_any_format_sentence_give_the_question() -> None:
-    task = "Tell me something interesting about this data. " * 12
-    assert requirements(task) == "Tell me something interesting about this data."
+def test_a_task_without_any_requirement_sentence_has_none() -> None:
+    assert requirements("Tell me something interesting about this data.") == ""
 
 
 def test_requested_files_are_the_outputs_not_the_inputs() -> None:
@@ -43,7 +43,20 @@ def test_requested_files_are_the_outputs_not_the_inputs() -> None:
 
 
 def test_printed_forms_are_found_in_order() -> None:
-    assert printed_forms("x\n@a[1.50] @b[yes]\nnoise [2]\n") == ["@a[1.50]", "@b[yes]"]
+    assert printed_forms("x\n@a[1.50] @b[yes]\nnoise [2]\n", "") == ["@a[1.50]", "@b[yes]"]
+
+
+def test_a_form_printed_with_its_placeholder_then_the_value_is_read_as_the_value() -> None:
+    task = "Which port had the most passengers? Answer as @top_port[port code]."
+    assert printed_forms("@top_port[port code] = S\n", task) == ["@top_port[S]"]
+    assert answered_forms(task, "@top_port[port code]: S") == "@top_port[S]"
+    assert printed_forms("@other[x] = S\n", task) == ["@other[x]"]  # not the task's placeholder
+
+
+def test_the_form_hint_shows_how_to_print_the_tasks_form() -> None:
+    hint = form_hint("Which port? Answer as @top_port[port code].")
+    assert hint.endswith('e.g. print(f"@top_port[{value}]").')
+    assert form_hint("Which port had the most passengers?") == ""
 
 
 def test_a_paraphrased_answer_gets_the_printed_form_back() -> None:

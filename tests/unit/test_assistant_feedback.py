@@ -114,7 +114,7 @@ def test_success_restates_the_tasks_own_requirements() -> None:
         result(output="@mean_fare[34.65]\n"), timeout_s=60, previous_error=None, asks=asks
     )
     restated = "Round to two decimals.\nFormat: @mean_fare[value]"
-    assert f"in the form the task asks for:\n{restated}\n" in fb.text
+    assert f"the values from the output, written as the task asks:\n{restated}\n" in fb.text
     assert "The task asks for fares.png, which no run has created yet." in fb.text
     assert "name the files" not in fb.text
 

@@ -222,7 +222,13 @@ async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
     assert result.status == "completed"
     assert result.answer == "The mean price is 3.5.\n\n@mean_price[3.50]"
     # after the run, the model was reminded of the task's own requirements
-    assert "in the form the task asks for:\n" + task in h.model.calls[1][-1].content
+    asked = "Round to two decimals.\nFormat: @mean_price[value] where value is a number."
+    assert "written as the task asks:\n" + asked in h.model.calls[1][-1].content
+    # and the task message showed how to print the form
+    assert h.model.calls[0][1].content == (
+        task + "\nPrint each answer on its own line in that form, with the computed value "
+        'inside the brackets, e.g. print(f"@mean_price[{value}]").'
+    )
 
 
 async def test_model_down_is_a_model_error_not_a_hang() -> None:

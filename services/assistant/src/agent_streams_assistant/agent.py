@@ -58,6 +58,7 @@ from agent_streams.messages import (
 from . import describe_files
 from .answer_form import (
     answered_forms,
+    form_hint,
     keep_requested_forms,
     printed_forms,
     requested_files,
@@ -236,7 +237,8 @@ class Assistant(RoutedAgent):
             state.pending_files = []
             state.awaiting_turn = 0
         else:
-            history.append(UserMessage(content=task_prompt(task.prompt, names), source="user"))
+            text = task_prompt(task.prompt, names, hint=form_hint(task.prompt))
+            history.append(UserMessage(content=text, source="user"))
         await self._store.create(self.session, state, history)
         if state.has_outbox:
             await self._send_outbox(state)
@@ -259,7 +261,12 @@ class Assistant(RoutedAgent):
                 log.warning(
                     "input_files_not_described", session=self.session, exit_code=result.exit_code
                 )
-            text = task_prompt(state.prompt, state.input_names, result.output if described else "")
+            text = task_prompt(
+                state.prompt,
+                state.input_names,
+                result.output if described else "",
+                hint=form_hint(state.prompt),
+            )
             await self._store.save(self.session, state, [UserMessage(content=text, source="user")])
             return
         state.add_artifacts(result.artifacts)
@@ -276,7 +283,7 @@ class Assistant(RoutedAgent):
             result, timeout_s=state.options.timeout_s, previous_error=state.last_error, asks=asks
         )
         if result.exit_code == 0:
-            state.printed = (state.printed + printed_forms(result.output))[-64:]
+            state.printed = (state.printed + printed_forms(result.output, state.prompt))[-64:]
             answered = answered_forms(state.prompt, result.output)
             clean = not asks.missing_files and not NAN.search(result.output)
             if answered is not None and clean and self._config.finish_when_answered:

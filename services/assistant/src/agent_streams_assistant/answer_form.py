@@ -18,6 +18,7 @@ from collections.abc import Sequence
 __all__ = [
     "FORM",
     "answered_forms",
+    "form_hint",
     "keep_requested_forms",
     "printed_forms",
     "requested_files",
@@ -34,24 +35,20 @@ _ASKS = re.compile(
     r"|%|\.(?:png|jpe?g|svg|pdf|csv|tsv|txt|json|xlsx|html|md)\b",
     re.IGNORECASE,
 )
+_PLACEHOLDER_THEN_VALUE = re.compile(r"@([A-Za-z_][\w-]*)\[([^\]\n]*)\][ \t]*[:=][ \t]*([^\s,;]+)")
 _FILE = re.compile(r"\b[\w.-]+\.(?:png|jpe?g|svg|pdf|csv|tsv|txt|json|xlsx|html|md|parquet)\b")
 REQUIREMENTS_CHARS = 700
-SHORT_TASK_CHARS = 400
 MAX_FORMS = 64
 
 
 def requirements(prompt: str, inputs: Sequence[str] = ()) -> str:
     """The sentences of the task that say what to return and how (format, rounding, units,
-    names of files to make), in order; a short task is returned whole, and a task with no such
-    sentence gives its first sentence (the question). ``inputs``: the input files' names, which
+    names of files to make), in order; empty when it has none. Not the whole task: restated
+    whole, the 1.5B copied it back as its "answer". ``inputs``: the input files' names, which
     do not make a sentence a requirement."""
-    text = prompt.strip()
-    if len(text) <= SHORT_TASK_CHARS:
-        return text
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    sentences = [s.strip() for s in _SENTENCE.split(prompt.strip()) if s and s.strip()]
     asked = [s for s in sentences if _ASKS.search(_without(s, inputs))]
-    picked = asked or sentences[:1]
-    out = "\n".join(dict.fromkeys(picked))
+    out = "\n".join(dict.fromkeys(asked))
     return out if len(out) <= REQUIREMENTS_CHARS else out[: REQUIREMENTS_CHARS - 3] + "..."
 
 
@@ -67,9 +64,33 @@ def requested_files(prompt: str, inputs: Sequence[str] = ()) -> list[str]:
     return [name for name in dict.fromkeys(_FILE.findall(prompt)) if name not in given]
 
 
-def printed_forms(output: str) -> list[str]:
-    """Every ``@name[value]`` a run printed, in order."""
-    return [m.group(0) for m in FORM.finditer(output)][:MAX_FORMS]
+def form_hint(prompt: str) -> str:
+    """For a task that asks for ``@name[...]`` answers: how the script prints them (a small
+    model otherwise printed ``@top_port[port code] = S``, the form with its placeholder)."""
+    wanted = _wanted(prompt)
+    if not wanted:
+        return ""
+    name = next(iter(wanted))
+    return (
+        "Print each answer on its own line in that form, with the computed value inside the "
+        f'brackets, e.g. print(f"@{name}[{{value}}]").'
+    )
+
+
+def printed_forms(output: str, prompt: str) -> list[str]:
+    """Every ``@name[value]`` a run printed, in order (a task's form printed with its
+    placeholder and then the value, ``@x[value] = 3``, is read as ``@x[3]``)."""
+    return [m.group(0) for m in FORM.finditer(_normalized(output, _wanted(prompt)))][:MAX_FORMS]
+
+
+def _normalized(output: str, wanted: dict[str, set[str]]) -> str:
+    def value_inside(match: re.Match[str]) -> str:
+        name, inside, value = match.group(1), match.group(2).strip(), match.group(3)
+        if inside in wanted.get(name, ()):
+            return f"@{name}[{value}]"
+        return match.group(0)
+
+    return _PLACEHOLDER_THEN_VALUE.sub(value_inside, output)
 
 
 def _wanted(prompt: str) -> dict[str, set[str]]:
@@ -89,7 +110,7 @@ def answered_forms(prompt: str, output: str) -> str | None:
         return None
     printed = {
         m.group(1): m.group(0)
-        for m in FORM.finditer(output)
+        for m in FORM.finditer(_normalized(output, wanted))
         if m.group(1) in wanted and m.group(2).strip() not in wanted[m.group(1)]
     }
     if set(printed) != set(wanted):

@@ -77,14 +77,16 @@ ANSWER_WITHOUT_FORM = (
 )
 
 
-def task_prompt(prompt: str, names: Sequence[str], description: str = "") -> str:
-    """The first user message: the task, and the input files the code will find (with what
-    ``describe_files`` printed about them, when they were described)."""
+def task_prompt(prompt: str, names: Sequence[str], description: str = "", hint: str = "") -> str:
+    """The first user message: the task (and ``hint``, how to print its answers), and the
+    input files the code will find (with what ``describe_files`` printed about them, when
+    they were described)."""
+    text = f"{prompt}\n{hint}" if hint else prompt
     if not names:
-        return prompt
+        return text
     if not description.strip():
-        return f"{prompt}\n\nThese files are in the current directory: {', '.join(names)}"
-    return f"{prompt}\n\nThese files are in the current directory:\n{description.strip()}"
+        return f"{text}\n\nThese files are in the current directory: {', '.join(names)}"
+    return f"{text}\n\nThese files are in the current directory:\n{description.strip()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ def execution_feedback(
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + "If this output answers the task, reply with the final answer and no code"
         + (
-            f", in the form the task asks for:\n{asks.requirements}\n"
+            f": the values from the output, written as the task asks:\n{asks.requirements}\n"
             if asks.requirements
             else f": {ANSWER_WITHOUT_FORM}\n"
         )
