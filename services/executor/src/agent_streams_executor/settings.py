@@ -58,9 +58,12 @@ class ExecutorSettings(BaseSettings):
         "statsmodels.api",
         "seaborn",
     ]
-    """Imported by a sandbox's warm runner after it is ready, while it waits for work (slow
-    imports: a sandbox is ready as fast as without them, and a script that needs them finds
-    them loaded); missing ones are skipped."""
+    """Imported by a sandbox's warm runner after it is ready, once it has waited
+    ``preload_lazy_after_s`` for work (slow imports, ~1 CPU-s in all: a sandbox is ready as
+    fast as without them, one kept busy never pays for them, and a script that needs them
+    finds them loaded); missing ones are skipped. ``[]`` saves that CPU on an executor whose
+    sessions never use them."""
+    preload_lazy_after_s: float = Field(2.0, ge=0)
 
     python_warnings: str = "ignore"
     """``PYTHONWARNINGS`` in the sandbox. Model-written pandas code triggers FutureWarning and

@@ -65,6 +65,7 @@ def container_spec(
         "make_dirs": ["/tmp/home"],
         "preload": settings.preload_modules,
         "preload_lazy": settings.preload_lazy_modules,
+        "lazy_after_s": settings.preload_lazy_after_s,
         "idle_exit_s": settings.idle_timeout_s * 2 + 60,
     }
     host_config = {

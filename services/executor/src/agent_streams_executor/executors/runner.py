@@ -87,10 +87,6 @@ class Requests:
         self.queue = [message for message in self.queue if message.get("op") != "cancel"]
         return hit or self.eof
 
-    def pending(self) -> bool:
-        """True when a request is queued or waiting on stdin (or stdin is closed)."""
-        return bool(self.queue) or self.eof or bool(select.select([0], [], [], 0)[0])
-
     def next(self, timeout: float) -> Message | None:
         while not self.queue and not self.eof:
             if not select.select([0], [], [], timeout)[0]:
@@ -335,13 +331,15 @@ def main(argv: list[str]) -> int:
     requests = Requests()
     lazy = list(config.get("preload_lazy", []))
     while True:
-        # Lazy preloads (slow imports such as sklearn) go in while nothing is asked of the
-        # runner, one module at a time, so that being ready stays fast; a request that comes in
-        # meanwhile waits for at most the one import under way.
-        if lazy and not requests.pending():
+        # Lazy preloads (slow imports such as sklearn) go in once the runner has been idle for
+        # ``lazy_after_s`` (waiting for the model, typically), one module at a time: being
+        # ready stays fast, a sandbox kept busy never pays for them, and a request that comes
+        # in meanwhile waits for at most the one import under way.
+        wait = config.get("lazy_after_s", 2.0) if lazy else config["idle_exit_s"]
+        request = requests.next(wait)
+        if request is None and lazy and not requests.eof:
             preload([lazy.pop(0)])
             continue
-        request = requests.next(config["idle_exit_s"])
         if request is None:
             break
         if request.get("op") == "run":
