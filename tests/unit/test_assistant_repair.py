@@ -17,6 +17,10 @@ from agent_streams_assistant.repair import explain, fingerprint
         ("FileNotFoundError: [Errno 2] No such file or directory: 'x.csv'", "not in the current"),
         ("NameError: name 'pd' is not defined", "'pd' is used before it is defined"),
         ("SyntaxError: invalid syntax", "not valid Python"),
+        (
+            'ValueError: time data "27/08/2019" doesn\'t match format "%m/%d/%Y", at position 1.',
+            "format the file description above shows",
+        ),
         ("ValueError: could not convert string to float: 'abc'", "holds text where numbers"),
         ("ValueError: Input X contains NaN.", "missing values"),
         ("AttributeError: 'DataFrame' object has no attribute 'price'", "a DataFrame has no"),

@@ -31,6 +31,22 @@ TABULAR_TEXT = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".dat": N
 MAX_COLUMNS = 24
 HEAD_ROWS = 3
 CELL_CHARS = 24
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y/%m/%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%b %d %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%Y-%m",
+)
 
 
 def script(names: list[str], budget: int) -> str:
@@ -140,12 +156,27 @@ def _column(series: Any) -> str:
         return f"datetime, {values.min()} to {values.max()}{note}"
     text = values.astype(str)
     distinct = text.nunique()
-    if distinct > 12 and _looks_like_dates(text):
-        dates = pd.to_datetime(text, errors="coerce")
-        return f"text (dates), {dates.min().date()} to {dates.max().date()}{note}"
+    shape = _date_format(text) if distinct > 12 else None
+    if shape is not None or (distinct > 12 and _looks_like_dates(text)):
+        dates = pd.to_datetime(text, errors="coerce", format=shape)
+        how = f"format '{shape}', e.g. '{_cut(text.iloc[0])}'" if shape else "mixed formats"
+        return f"text dates ({how}), {dates.min().date()} to {dates.max().date()}{note}"
     examples = ", ".join(repr(_cut(v)) for v in text.value_counts().index[:4])
     more = f" ({distinct} distinct)" if distinct > 4 else ""
     return f"text, e.g. {examples}{more}{note}"
+
+
+def _date_format(text: Any) -> str | None:
+    """The one strptime format every value parses with (from the usual ones), else None: a
+    model reading '03/04/2019' cannot tell day-first from month-first."""
+    import pandas as pd
+
+    if not text.head(20).str.contains(r"\d").all():
+        return None
+    for shape in DATE_FORMATS:
+        if pd.to_datetime(text, format=shape, errors="coerce").notna().all():
+            return shape
+    return None
 
 
 def _looks_like_dates(text: Any) -> bool:
@@ -194,6 +225,9 @@ def _size(size: int) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
+    """``text`` within ``limit``: the first rows go first (the columns matter more)."""
+    if len(text) > limit and "\nfirst rows:" in text:
+        text = text.split("\nfirst rows:", 1)[0]
     if len(text) <= limit:
         return text
     return text[: limit - 40].rsplit("\n", 1)[0] + "\n... (description cut)"

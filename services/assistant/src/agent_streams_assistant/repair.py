@@ -73,6 +73,11 @@ _HINTS: list[tuple[re.Pattern[str], str]] = [
         "exist in the installed library version.",
     ),
     (
+        re.compile(r"time data .* doesn't match format|Unknown datetime string format"),
+        "the dates are written in another format than the one given: parse them with the "
+        "format the file description above shows, e.g. pd.to_datetime(column, format=...).",
+    ),
+    (
         re.compile(r"^TypeError: .*(?:Timestamp|datetime|str.*date|date.*str)", re.IGNORECASE),
         "dates are compared or computed as text: parse the column with pd.to_datetime first.",
     ),
