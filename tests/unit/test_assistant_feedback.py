@@ -27,20 +27,76 @@ def result(**fields: object) -> ExecutionResult:
 
 
 def test_failure_leads_with_exit_code_and_the_traceback_tail() -> None:
+    not_python = "\n".join(f"line {i}" for i in range(40)) + "\nbash: foo: command not found"
     fb = execution_feedback(
-        result(exit_code=1, stderr=LONG_TRACEBACK, output="some stdout\n" + LONG_TRACEBACK),
+        result(exit_code=1, stderr=not_python, output="some stdout\n" + not_python),
         timeout_s=60,
         previous_error=None,
     )
     assert fb.text.startswith("exit code 1, the error was:\n")
-    assert "KeyError: 'Close'" in fb.text
-    assert "Traceback (most recent call last)" not in fb.text  # only the tail
+    assert "line 39\nbash: foo: command not found" in fb.text
+    assert "line 19\n" not in fb.text  # only the tail
     assert "some stdout" not in fb.text  # stderr is preferred when there is one
     assert len(fb.text.splitlines()) <= ERROR_TAIL_LINES + 3
     assert fb.text.endswith(
         "Fix the script and reply with the whole corrected script in one ```python block."
     )
-    assert fb.error == "KeyError: 'Close'"
+    assert fb.error == "bash: foo: command not found"
+
+
+PANDAS_TRACEBACK = """/workspace/tmp_code_1.py:3: UserWarning: something
+Traceback (most recent call last):
+  File "/opt/venv/lib/python3.11/site-packages/pandas/core/indexes/base.py", line 3812, in get_loc
+    return self._engine.get_loc(casted_key)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "pandas/_libs/index.pyx", line 167, in pandas._libs.index.IndexEngine.get_loc
+KeyError: -1
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/workspace/tmp_code_1.py", line 27, in <module>
+    print("AAPL", returns[-1])
+                  ~~~~~~~^^^^
+  File "/opt/venv/lib/python3.11/site-packages/pandas/core/series.py", line 1133, in __getitem__
+    return self._get_value(key)
+           ^^^^^^^^^^^^^^^^^^^^
+  File "/opt/venv/lib/python3.11/site-packages/pandas/core/indexes/base.py", line 3819, in get_loc
+    raise KeyError(key) from err
+KeyError: -1"""
+
+
+def test_a_python_traceback_is_cut_to_the_scripts_own_frames_and_the_error() -> None:
+    fb = execution_feedback(
+        result(exit_code=1, stderr=PANDAS_TRACEBACK), timeout_s=60, previous_error=None
+    )
+    assert fb.error == "KeyError: -1"
+    assert fb.text.startswith(
+        "exit code 1, the error was:\n"
+        "/workspace/tmp_code_1.py:3: UserWarning: something\n"
+        "Traceback (most recent call last):\n"
+        '  File "/workspace/tmp_code_1.py", line 27, in <module>\n'
+        '    print("AAPL", returns[-1])\n'
+        "  ... (2 frames inside libraries left out)\n"
+        "KeyError: -1\n"
+        "What it means: KeyError -1: a Series or DataFrame was indexed by a position"
+    )
+
+
+def test_an_error_message_over_several_lines_is_named_by_its_first() -> None:
+    stderr = (
+        "Traceback (most recent call last):\n"
+        '  File "/workspace/t.py", line 2, in <module>\n'
+        "    pd.to_datetime(d, format='%m/%d/%Y')\n"
+        'ValueError: time data "27/08/2019" doesn\'t match format "%m/%d/%Y". You might:\n'
+        "    - passing `format` if your strings have a consistent format;\n"
+    )
+    fb = execution_feedback(result(exit_code=1, stderr=stderr), timeout_s=60, previous_error=None)
+    assert (
+        fb.error
+        == 'ValueError: time data "27/08/2019" doesn\'t match format "%m/%d/%Y". You might:'
+    )
+    assert "    - passing `format` if your strings have a consistent format;" in fb.text
 
 
 def test_same_error_again_asks_for_another_approach() -> None:

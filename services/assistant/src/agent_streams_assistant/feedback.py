@@ -36,6 +36,7 @@ from agent_streams.messages import ExecutionResult
 
 from .models import LLMMessage
 from .repair import explain
+from .traceback_view import compact
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -125,8 +126,12 @@ def execution_feedback(
         )
         return Feedback(text, "timeout")
     if result.exit_code != 0:
-        tail = _tail(result.stderr or result.output) or "(no error output)"
-        error = _last_line(tail)
+        view = compact(result.stderr or result.output)
+        if view is not None:
+            tail, error = view.text, view.error
+        else:
+            tail = _tail(result.stderr or result.output) or "(no error output)"
+            error = _last_line(tail)
         notes = [n for n in _NOTE.findall(result.output) if n not in tail]
         hint = explain(error)
         repeated = previous_error is not None and error == previous_error
