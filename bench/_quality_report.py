@@ -35,6 +35,8 @@ class Run:
     category: str = "basic"
     difficulty: str = ""
     lost: bool = False
+    failed_runs: int = 0
+    """Executions of the model's code that failed (the input files' description aside)."""
 
     @property
     def ok(self) -> bool:
@@ -117,6 +119,7 @@ def report_data(runs: list[Run]) -> bool:
         if mine:
             print(_row(f"({difficulty})", mine, 14, lost=True))
     print(_row("all", runs, 14, lost=True))
+    print(repair_line(runs))
     right = sum(r.correct for r in runs) / len(runs)
     turns = statistics.median(r.turns for r in runs)
     met = right >= DATA_TARGET_RIGHT and turns <= DATA_TARGET_TURNS
@@ -127,6 +130,18 @@ def report_data(runs: list[Run]) -> bool:
     if wrong:
         print(f"not exactly right ({len(wrong)}): {', '.join(wrong)}")
     return met
+
+
+def repair_line(runs: list[Run]) -> str:
+    """The repair rate: of the runs with a failed execution, how many still ended right."""
+    failed = [r for r in runs if r.failed_runs]
+    if not failed:
+        return "repair: no run had a failed execution"
+    right, done = sum(r.correct for r in failed), sum(r.ok for r in failed)
+    return (
+        f"repair: {len(failed)} of {len(runs)} runs had a failed execution; "
+        f"{right} of them ended exactly right ({right / len(failed):.0%}), {done} completed"
+    )
 
 
 def report(runs: list[Run], loads: list[float], header: str) -> bool:
@@ -163,9 +178,15 @@ def write_summary(path: Path, runs: list[Run], header: str, met: bool) -> None:
             "value_computed_but_lost": sum(r.lost for r in mine),
             "failures_by_kind": dict(Counter(k for r in mine for k in r.kinds)),
         }
+    failed = [r for r in runs if r.failed_runs]
     summary = {
         "header": header,
         "targets_met": met,
+        "repair": {
+            "runs_with_a_failed_execution": len(failed),
+            "of_them_exactly_right": sum(r.correct for r in failed),
+            "of_them_completed": sum(r.ok for r in failed),
+        },
         "categories": categories,
         "runs": [{**asdict(r), "correct": r.correct, "ok": r.ok} for r in runs],
     }

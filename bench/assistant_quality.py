@@ -235,6 +235,7 @@ async def run_task(
         task.category,
         task.difficulty,
         outcome.lost,
+        sum(1 for r in outcome.executions() if r.turn > 0 and (r.exit_code != 0 or r.timed_out)),
     )
     _write_transcript(where / "transcript.md", run, history, outcome)
     print(f"{label}: {verdict(run)} ({result.status}, {result.turns} turns, {wall:.0f} s, "
