@@ -89,3 +89,17 @@ def test_a_run_that_printed_every_requested_form_answers_the_task() -> None:
     assert answered_forms(task, "@mean[1.5]\n") is None  # the median is missing
     assert answered_forms(task, "@mean[value] @median[value]") is None  # placeholders
     assert answered_forms("What is the mean?", "@mean[1.5]") is None  # no form was asked for
+
+
+def test_a_hard_wrapped_sentence_is_one_requirement() -> None:
+    task = (
+        "What percentage of first-class passengers survived, and what percentage of third-class\n"
+        "passengers (pclass 1 and 3)? Percent with one decimal, e.g. 45.3.\n"
+        "Reply as @survival_first[percent] @survival_third[percent]"
+    )
+    assert requirements(task).splitlines() == [
+        "What percentage of first-class passengers survived, and what percentage of "
+        "third-class passengers (pclass 1 and 3)?",
+        "Percent with one decimal, e.g. 45.3.",
+        "Reply as @survival_first[percent] @survival_third[percent]",
+    ]

@@ -27,6 +27,7 @@ __all__ = [
 
 FORM = re.compile(r"@([A-Za-z_][\w-]*)\[([^\]\n]*)\]")
 """An ``@name[value]`` answer, as tasks ask for and scripts print."""
+_WRAPPED = re.compile(r"(?<=[^\n])\n(?=[^\n@\-*\d])")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z@])|\n+")
 _ASKS = re.compile(
     r"@\w+\[|\b(?:format|formatted|round(?:ed|ing)?|decimals?|digits?|significant|percent(?:age)?"
@@ -46,7 +47,8 @@ def requirements(prompt: str, inputs: Sequence[str] = ()) -> str:
     names of files to make), in order; empty when it has none. Not the whole task: restated
     whole, the 1.5B copied it back as its "answer". ``inputs``: the input files' names, which
     do not make a sentence a requirement."""
-    sentences = [s.strip() for s in _SENTENCE.split(prompt.strip()) if s and s.strip()]
+    text = _WRAPPED.sub(" ", prompt.strip())  # a hard-wrapped sentence is one sentence
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
     asked = [s for s in sentences if _ASKS.search(_without(s, inputs))]
     out = "\n".join(dict.fromkeys(asked))
     return out if len(out) <= REQUIREMENTS_CHARS else out[: REQUIREMENTS_CHARS - 3] + "..."
