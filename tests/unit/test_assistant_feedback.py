@@ -71,6 +71,7 @@ def test_a_python_traceback_is_cut_to_the_scripts_own_frames_and_the_error() -> 
         result(exit_code=1, stderr=PANDAS_TRACEBACK), timeout_s=60, previous_error=None
     )
     assert fb.error == "KeyError: -1"
+    assert fb.line == 'print("AAPL", returns[-1])'
     assert fb.text.startswith(
         "exit code 1, the error was:\n"
         "/workspace/tmp_code_1.py:3: UserWarning: something\n"

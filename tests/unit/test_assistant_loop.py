@@ -118,7 +118,16 @@ async def test_repeated_error_is_called_out() -> None:
 
     assert result.status == "completed"
     assert "same error as last time" not in h.model.calls[1][-1].content
-    assert "same error as last time" in h.model.calls[2][-1].content
+    # stuck on one error: the model reads the task and what failed, not its attempts
+    system, task, note = h.model.calls[2]
+    assert (system, task) == tuple(h.model.calls[0])
+    assert note.content.splitlines() == [
+        "Your earlier scripts for this task did not work:",
+        "- turn 1 failed with ZeroDivisionError: division by zero",
+        "- turn 2 failed with ZeroDivisionError: division by zero",
+        "Write a new script from scratch, with a different approach, and reply with the whole "
+        "script in one ```python block.",
+    ]
 
 
 async def test_a_repeated_script_is_answered_without_running_it() -> None:
@@ -138,11 +147,12 @@ async def test_a_repeated_script_is_answered_without_running_it() -> None:
     assert result.turns == 5
     # only the two different scripts ran
     assert [r.code_blocks[0].code for r in h.record.requests] == ["print(1/0)", "print(1/1)"]
-    # the reply after a repeat is sampled hotter, the others at the model's setting
-    assert h.model.extra_args == [{}, {}, {"temperature": 0.8}, {}, {"temperature": 0.8}]
-    repeat_failed, repeat_ran = h.model.calls[2][-1].content, h.model.calls[4][-1].content
-    assert repeat_failed.startswith("This is the same script as turn 1, which failed with:")
-    assert "ZeroDivisionError: division by zero" in repeat_failed
+    # the reply after a repeated failing script is sampled hotter and starts afresh; after a
+    # repeated successful one the model is told to answer
+    assert h.model.extra_args == [{}, {}, {"temperature": 0.8}, {}, {}]
+    fresh, repeat_ran = h.model.calls[2][-1].content, h.model.calls[4][-1].content
+    assert fresh.startswith("Your earlier scripts for this task did not work:\n- turn 1 failed")
+    assert len(h.model.calls[2]) == 3
     assert repeat_ran.startswith("This is the same script as turn 3, which already ran")
     # every reply was still published as it happened
     assert [t.turn for t in h.record.turns] == [1, 2, 3, 4, 5]

@@ -71,6 +71,7 @@ from .feedback import (
     TaskAsks,
     execution_feedback,
     fit_history,
+    fresh_start_note,
     repeated_script_feedback,
     task_prompt,
     truncated_reply_feedback,
@@ -290,7 +291,9 @@ class Assistant(RoutedAgent):
                 log.info("answered_by_the_run", session=self.session, turn=result.turn)
                 state.decided, state.answer = "completed", answered
         if state.running_script is not None:
-            state.scripts[state.running_script] = ScriptRun(turn=result.turn, error=feedback.error)
+            state.scripts[state.running_script] = ScriptRun(
+                turn=result.turn, error=feedback.error, line=feedback.line
+            )
             state.running_script = None
         same_error = feedback.error is not None and feedback.error == state.last_error
         state.stuck = state.stuck + 1 if same_error else 0
@@ -328,7 +331,7 @@ class Assistant(RoutedAgent):
             try:
                 async with asyncio.timeout(max(0.0, state.deadline - time.time())):
                     reply = await self._model.create(
-                        fit_history(history, self._config.max_history_chars),
+                        self._context(state, history),
                         extra_create_args=self._sampling(state),
                         cancellation_token=ctx.cancellation_token,
                     )
@@ -368,7 +371,8 @@ class Assistant(RoutedAgent):
             if seen is not None:
                 # Not run again: the reply is answered with what that script did.
                 log.info("repeated_script", session=self.session, turn=state.turn, of=seen.turn)
-                state.stuck += 1
+                if seen.error is not None:
+                    state.stuck += 1
                 text = repeated_script_feedback(seen.turn, seen.error)
                 ask = UserMessage(content=text, source="assistant-service")
                 await self._store.save(self.session, state, [said, ask])
@@ -457,6 +461,16 @@ class Assistant(RoutedAgent):
             reason = f"internal error in the assistant: {type(exc).__name__}: {exc}"
             state = await self._store.load(self.session) or _unstarted(ctx)
             await self._end(state, "failed", answer=state.last_reply, error=reason)
+
+    def _context(self, state: SessionState, history: list[LLMMessage]) -> list[LLMMessage]:
+        """What the model reads: the history that fits; once it is stuck (a failing script
+        repeated, the same error again), the system prompt and the task and a note on what
+        failed instead of its earlier attempts (``feedback.fresh_start_note``)."""
+        failed = [(r.turn, r.error, r.line) for r in state.scripts.values() if r.error]
+        if state.stuck and failed and len(history) >= 2:
+            note = UserMessage(content=fresh_start_note(failed[-3:]), source="assistant-service")
+            return [*history[:2], note]
+        return fit_history(history, self._config.max_history_chars)
 
     def _sampling(self, state: SessionState) -> dict[str, float] | None:
         """Sampling overrides for the next reply: explore after one that made no progress."""

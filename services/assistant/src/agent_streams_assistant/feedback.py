@@ -45,6 +45,7 @@ __all__ = [
     "TaskAsks",
     "execution_feedback",
     "fit_history",
+    "fresh_start_note",
     "repeated_script_feedback",
     "task_prompt",
     "truncated_reply_feedback",
@@ -96,6 +97,8 @@ class Feedback:
 
     text: str
     error: str | None
+    line: str | None = None
+    """The script's line that raised, when the traceback shows it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +130,9 @@ def execution_feedback(
         return Feedback(text, "timeout")
     if result.exit_code != 0:
         view = compact(result.stderr or result.output)
+        line = None
         if view is not None:
-            tail, error = view.text, view.error
+            tail, error, line = view.text, view.error, view.line
         else:
             tail = _tail(result.stderr or result.output) or "(no error output)"
             error = _last_line(tail)
@@ -147,7 +151,7 @@ def execution_feedback(
             )
             + "Fix the script and reply with the whole corrected script in one ```python block."
         )
-        return Feedback(text, error)
+        return Feedback(text, error, line)
     output = _head_and_tail(result.output.strip()) or "(no output)"
     files = ", ".join(a.name for a in result.artifacts)
     missing = ", ".join(asks.missing_files)
@@ -165,6 +169,23 @@ def execution_feedback(
         + "Otherwise reply with the whole corrected script in one ```python block."
     )
     return Feedback(text, None)
+
+
+def fresh_start_note(failed: Sequence[tuple[int, str, str | None]]) -> str:
+    """What the model reads instead of its earlier attempts once it is stuck: each failed
+    script's turn, the line that raised and the error, then a request for a new script. A
+    small model with its failing script in view sends it back (seen 7 times in a row, at a
+    temperature of 0.8); without it, it writes a new one."""
+    lines = ["Your earlier scripts for this task did not work:"]
+    for turn, error, where in failed:
+        at = f" at `{where}`" if where else ""
+        hint = explain(error)
+        lines.append(f"- turn {turn} failed{at} with {error}" + (f" ({hint})" if hint else ""))
+    lines.append(
+        "Write a new script from scratch, with a different approach, and reply with the whole "
+        "script in one ```python block."
+    )
+    return "\n".join(lines)
 
 
 def repeated_script_feedback(turn: int, error: str | None) -> str:

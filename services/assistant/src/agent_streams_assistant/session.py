@@ -55,6 +55,8 @@ class ScriptRun(BaseModel):
 
     turn: int
     error: str | None = None
+    line: str | None = None
+    """The script's line that raised, when known."""
 
 
 class SessionState(BaseModel):

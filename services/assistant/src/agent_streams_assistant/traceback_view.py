@@ -30,6 +30,8 @@ class ErrorView:
     """The compacted traceback (with a few lines the script printed before it)."""
     error: str
     """The error line: ``ExceptionName: message``."""
+    line: str | None
+    """The script's own source line that raised (its last own frame's), when shown."""
 
 
 def compact(text: str) -> ErrorView | None:
@@ -55,7 +57,8 @@ def compact(text: str) -> ErrorView | None:
     if left_out:
         out.append(f"  ... ({left_out} frames inside libraries left out)")
     out += message
-    return ErrorView("\n".join(out), message[0].strip())
+    where = own[-1][1][1].strip() if own and len(own[-1][1]) > 1 else None
+    return ErrorView("\n".join(out), message[0].strip(), where)
 
 
 def _frames(lines: list[str]) -> list[tuple[str, list[str]]]:
