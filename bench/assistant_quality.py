@@ -306,7 +306,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--model-file", help="in models/ (default: <model>.gguf)")
     parser.add_argument("--threads", type=int, help="LLM_THREADS (default: from the load)")
-    parser.add_argument("--base-url", help="use this running model server instead")
+    parser.add_argument(
+        "--base-url",
+        help="use this running model server instead; a comma list of servers runs one task "
+        "per server at a time (each its own Assistant and Executor, namespace and sandboxes)",
+    )
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
     parser.add_argument("--max-turns", type=int, default=8, help="as the CLI's default")
     parser.add_argument("--model-timeout", type=float, default=600.0)
@@ -348,13 +352,24 @@ async def measure(args: argparse.Namespace, redis_url: str, base_url: str) -> li
     out.mkdir(parents=True, exist_ok=True)
     args.out = out
     print(f"transcripts and artifacts: {out} ({len(chosen)} task(s), {args.runs} run(s) each)")
+    # one round = every task once: load changes over time hit every task alike
+    work = [(index, task) for index in range(1, args.runs + 1) for task in chosen]
+    order = {(index, task.name): n for n, (index, task) in enumerate(work)}
+    queue: asyncio.Queue[tuple[int, Task]] = asyncio.Queue()
+    for item in work:
+        queue.put_nowait(item)
     runs: list[Run] = []
-    async with stack(args, redis_url, base_url) as system:
-        # one round = every task once: load changes over time hit every task alike
-        for index in range(1, args.runs + 1):
-            for task in chosen:
+
+    async def worker(url: str) -> None:
+        async with stack(args, redis_url, url) as system:
+            while not queue.empty():
+                index, task = queue.get_nowait()
                 runs.append(await run_task(system, task, index, args, out))
-    return runs
+
+    async with asyncio.TaskGroup() as group:
+        for url in base_url.split(","):
+            group.create_task(worker(url))
+    return sorted(runs, key=lambda run: order[(run.index, run.task)])
 
 
 def main(argv: list[str]) -> int:
