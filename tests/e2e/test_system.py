@@ -60,9 +60,15 @@ async def _wait_all(
     return list(await asyncio.gather(*(client.wait(s, timeout=timeout) for s in sessions)))
 
 
-async def _execution_results(client: AgentStreamsClient, session: str) -> list[ExecutionResult]:
+async def _execution_results(
+    client: AgentStreamsClient, session: str, *, described: bool = False
+) -> list[ExecutionResult]:
+    """The session's runs of the model's code; with ``described``, the input files'
+    description (turn 0) first."""
     return [
-        e.message for e in await client.replay(session) if isinstance(e.message, ExecutionResult)
+        e.message
+        for e in await client.replay(session)
+        if isinstance(e.message, ExecutionResult) and (described or e.message.turn > 0)
     ]
 
 
@@ -120,7 +126,9 @@ async def test_session_files_carry_over_between_turns_on_any_replica(stack: Stac
         results = await _wait_all(client, sessions, timeout=240)
         size = len(STOCKS.read_text())
         for session, result in zip(sessions, results, strict=True):
-            runs = await _execution_results(client, session)
+            described, *runs = await _execution_results(client, session, described=True)
+            assert described.turn == 0
+            assert described.output.startswith("stocks.csv ("), described.output
             outputs = [(r.exit_code, r.stdout.strip() or r.stderr.strip()[-200:]) for r in runs]
             assert outputs == [(0, str(size)), (0, f"from turn 1 {size}")], (session, outputs)
             assert result.status == "completed"
