@@ -42,7 +42,7 @@ from autogen_ext.code_executors.local import LocalCommandLineCodeExecutor as Aut
 from agent_streams import CancellationToken
 from agent_streams_executor.executors.base import CodeBlock
 from agent_streams_executor.executors.docker import DockerExecutorPool
-from agent_streams_executor.executors.local import LocalCommandLineCodeExecutor
+from agent_streams_executor.executors.local import LocalSandboxExecutor
 from agent_streams_executor.settings import ExecutorSettings
 
 PRINT = "print(1)"
@@ -105,7 +105,7 @@ async def autogen_docker(image: str) -> AsyncIterator[Run]:
 @contextlib.asynccontextmanager
 async def ours_local() -> AsyncIterator[Run]:
     with tempfile.TemporaryDirectory() as root:
-        executor = LocalCommandLineCodeExecutor(
+        executor = LocalSandboxExecutor(
             Path(root) / "work", preload=["numpy", "pandas", "matplotlib", "matplotlib.pyplot"]
         )
         await executor.start()
