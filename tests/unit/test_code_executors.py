@@ -74,6 +74,17 @@ def test_docker_takes_autogens_arguments_and_keeps_the_locks() -> None:
     assert not Path("unused").exists()
 
 
+def test_network_is_off_unless_an_argument_or_the_operator_turns_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("EXECUTOR_ALLOW_NETWORK", raising=False)
+    assert DockerCommandLineCodeExecutor().network is False
+    assert DockerCommandLineCodeExecutor(network=True).network is True
+    monkeypatch.setenv("EXECUTOR_ALLOW_NETWORK", "true")
+    assert DockerCommandLineCodeExecutor().network is True
+    assert DockerCommandLineCodeExecutor(network=False).network is False
+
+
 def test_the_result_types_are_autogens_shapes() -> None:
     assert CommandLineCodeResult is CodeResult
     assert OldPathCodeBlock is CodeBlock  # the old import path still works

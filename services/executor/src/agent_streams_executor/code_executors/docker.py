@@ -136,7 +136,13 @@ class DockerCommandLineCodeExecutor(CodeExecutor):
 
     @property
     def image(self) -> str:
+        """The sandbox image."""
         return self._settings.image
+
+    @property
+    def network(self) -> bool:
+        """Whether the container gets a network (``network=``, else ``EXECUTOR_ALLOW_NETWORK``)."""
+        return self._network
 
     async def start(self) -> None:
         """Connect to the engine and start the container, with ``work_dir``'s files in it."""
