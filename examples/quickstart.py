@@ -1,8 +1,9 @@
 """AutoGen core's code-execution quickstart, on agent-streams: the seed's code, imports changed.
 
-Everything down to ``main()`` is the quickstart's own code (autogen-core user guide, "Code
-Execution"; AutoGen is MIT-licensed, (c) Microsoft) with only its imports changed, and the one
-line that makes the model client (the embedded model, or any OpenAI-compatible endpoint, from
+Everything through ``main()`` is the quickstart's own code (autogen-core user guide, "Code
+Execution"; AutoGen is MIT-licensed, (c) Microsoft; its notebook cell wrapped in ``async def
+main()`` as a script needs, formatted by ruff) with only its imports changed, and the one line
+that makes the model client (the embedded model, or any OpenAI-compatible endpoint, from
 ``AGENT_STREAMS_MODEL_*`` / ``OPENAI_*``):
 
     autogen_core                           -> agent_streams
