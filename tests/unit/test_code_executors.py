@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from agent_streams import CancellationToken
-from agent_streams.code_executor import CodeBlock, CodeResult
+from agent_streams.code_executor import CodeBlock, CodeResult, OutputFile
 from agent_streams_executor.code_executors import (
     CommandLineCodeResult,
     DockerCommandLineCodeExecutor,
     LocalCommandLineCodeExecutor,
 )
+from agent_streams_executor.code_executors.workdir import HostWorkDir
 from agent_streams_executor.executors.base import CodeBlock as OldPathCodeBlock
 
 
@@ -162,3 +163,42 @@ async def test_no_blocks_is_an_error_as_in_autogen() -> None:
     async with LocalCommandLineCodeExecutor() as executor:
         with pytest.raises(ValueError, match="No code blocks"):
             await executor.execute_code_blocks([], CancellationToken())
+
+
+def test_files_from_the_sandbox_stay_inside_work_dir(tmp_path: Path) -> None:
+    """What the sandbox reports is not trusted: a name leaving work_dir, or a path through a
+    symlink planted in work_dir, is not written (and is named in the result's notes)."""
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    outside.mkdir()
+    host = HostWorkDir(work)
+    host.open()
+    (work / "link").symlink_to(outside)
+
+    def file(name: str) -> OutputFile:
+        return OutputFile(name, 1, "0" * 64, b"x")
+
+    reported = CodeResult(
+        0,
+        "",
+        files=(file("../escape.txt"), file("/etc/evil"), file("link/evil"), file("ok/fine.txt")),
+    )
+    result = host.apply(reported, [], "/workspace", code=True)
+    assert (work / "ok" / "fine.txt").read_bytes() == b"x"
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "escape.txt").exists()
+    assert len(result.notes) == 3
+
+
+def test_work_dir_files_reach_the_sandbox_once_and_within_caps(tmp_path: Path) -> None:
+    host = HostWorkDir(tmp_path)
+    host.open()
+    (tmp_path / "small.txt").write_text("a")
+    (tmp_path / "big.bin").write_bytes(b"b" * 100)
+    (tmp_path / "link.txt").symlink_to(tmp_path / "small.txt")
+    files, notes = host.pending(max_file_bytes=10, max_total_bytes=1000)
+    assert files == {"small.txt": b"a"}  # symlinks are not followed
+    assert len(notes) == 1
+    assert notes[0].startswith("big.bin")
+    assert host.pending(max_file_bytes=10, max_total_bytes=1000) == ({}, notes)  # only changes
+    host.forget_sandbox()
+    assert host.pending(max_file_bytes=10, max_total_bytes=1000)[0] == {"small.txt": b"a"}

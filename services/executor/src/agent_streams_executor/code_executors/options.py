@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["check_functions", "check_timeout", "refuse"]
+__all__ = ["check_functions", "check_timeout", "check_unset", "refuse"]
 
 
 def refuse(option: str, why: str) -> ValueError:

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from agent_streams.code_executor import CodeBlock, CodeResult, OutputFile
 from agent_streams_executor.executors.base import filename_problem, parse_filename
@@ -139,10 +140,12 @@ def _snapshot(root: Path) -> dict[str, Signature]:
         base = Path(directory)
         for name in names:
             path = base / name
-            stat = path.lstat()
-            if path.is_symlink() or not path.is_file():
+            try:
+                stat = path.lstat()
+            except OSError:  # gone since the directory was listed
                 continue
-            files[path.relative_to(root).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+            if S_ISREG(stat.st_mode):  # symlinks are not followed
+                files[path.relative_to(root).as_posix()] = (stat.st_size, stat.st_mtime_ns)
         subdirs.sort()
     return files
 
