@@ -10,6 +10,8 @@ wall time of ``execute_code_blocks`` for:
   and the local ones when this interpreter has those packages).
 
 Contenders: ours (Docker: a locked-down container with a warm runner; local: a fork server),
+the same behind AutoGen's constructors (``agent_streams_executor.code_executors``: work_dir
+copied in and back, code files cleaned up as AutoGen's local executor does),
 AutoGen 0.7.5's ``DockerCommandLineCodeExecutor`` (a ``docker exec`` per block, not locked down)
 and ``LocalCommandLineCodeExecutor`` (a new interpreter per block), and a bare
 ``sys.executable -c 'print(1)'`` spawn. Targets (the issue): Docker per-block overhead no worse
@@ -40,9 +42,15 @@ from autogen_ext.code_executors.docker import DockerCommandLineCodeExecutor
 from autogen_ext.code_executors.local import LocalCommandLineCodeExecutor as AutoGenLocal
 
 from agent_streams import CancellationToken
+from agent_streams_executor.code_executors import (
+    DockerCommandLineCodeExecutor as ShapedDocker,
+)
+from agent_streams_executor.code_executors import (
+    LocalCommandLineCodeExecutor as ShapedLocal,
+)
 from agent_streams_executor.executors.base import CodeBlock
 from agent_streams_executor.executors.docker import DockerExecutorPool
-from agent_streams_executor.executors.local import LocalCommandLineCodeExecutor
+from agent_streams_executor.executors.local import LocalSandboxExecutor
 from agent_streams_executor.settings import ExecutorSettings
 
 PRINT = "print(1)"
@@ -86,6 +94,18 @@ async def ours_docker(image: str) -> AsyncIterator[Run]:
 
 
 @contextlib.asynccontextmanager
+async def ours_shaped(executor: ShapedDocker | ShapedLocal) -> AsyncIterator[Run]:
+    """Ours behind AutoGen's constructor: what the quickstart and ported AutoGen code use."""
+    async with executor:
+
+        async def run(code: str) -> int:
+            result = await executor.execute_code_blocks([CodeBlock(code)], CancellationToken())
+            return result.exit_code
+
+        yield run
+
+
+@contextlib.asynccontextmanager
 async def autogen_docker(image: str) -> AsyncIterator[Run]:
     with tempfile.TemporaryDirectory() as work:
         os.chmod(work, 0o777)  # the image's user (uid 10001) writes into this bind mount
@@ -105,7 +125,7 @@ async def autogen_docker(image: str) -> AsyncIterator[Run]:
 @contextlib.asynccontextmanager
 async def ours_local() -> AsyncIterator[Run]:
     with tempfile.TemporaryDirectory() as root:
-        executor = LocalCommandLineCodeExecutor(
+        executor = LocalSandboxExecutor(
             Path(root) / "work", preload=["numpy", "pandas", "matplotlib", "matplotlib.pyplot"]
         )
         await executor.start()
@@ -168,10 +188,12 @@ async def main() -> None:
     if not args.skip_docker:
         contenders += [
             ("ours docker (locked down)", ours_docker(args.image), True),
+            ("ours docker, AutoGen's constructor", ours_shaped(ShapedDocker(args.image)), True),
             ("AutoGen docker (docker exec)", autogen_docker(args.image), True),
         ]
     contenders += [
         ("ours local (fork server)", ours_local(), local_imports),
+        ("ours local, AutoGen's constructor", ours_shaped(ShapedLocal()), local_imports),
         ("AutoGen local (new interpreter)", autogen_local(), local_imports),
         ("bare sys.executable -c", bare_spawn(), local_imports),
     ]

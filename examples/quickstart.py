@@ -1,54 +1,42 @@
-"""AutoGen core's code-execution quickstart, ported to agent-streams.
+"""AutoGen core's code-execution quickstart, on agent-streams: the seed's code, imports changed.
 
-The ``Assistant`` and ``Executor`` classes below are the quickstart's own (autogen-core user
-guide, "Code Execution"; AutoGen is MIT-licensed, (c) Microsoft), with the imports changed:
+Everything through ``main()`` is the quickstart's own code (autogen-core user guide, "Code
+Execution"; AutoGen is MIT-licensed, (c) Microsoft; its notebook cell wrapped in ``async def
+main()`` as a script needs, formatted by ruff) with only its imports changed, and the one line
+that makes the model client (the embedded model, or any OpenAI-compatible endpoint, from
+``AGENT_STREAMS_MODEL_*`` / ``OPENAI_*``):
 
-    autogen_core                -> agent_streams
-    autogen_core.models         -> agent_streams_assistant.models
-    autogen_core.code_executor  -> agent_streams_executor.executors
+    autogen_core                           -> agent_streams
+    autogen_core.code_executor             -> agent_streams.code_executor
+    autogen_core.models                    -> agent_streams_assistant.models
+    autogen_ext.code_executors.docker      -> agent_streams_executor.code_executors.docker
+    autogen_ext.models.openai              -> agent_streams_assistant.openai_client
 
-and one body changed: the quickstart's regex ``extract_markdown_code_blocks`` runs every fenced
-block, which breaks on small local models that label a script ```` ```markdown ```` or add an
-"expected output" block, so it calls ``agent_streams.codeblocks.extract_code_blocks`` instead.
+``SingleThreadedAgentRuntime`` is this project's ``InProcessRuntime`` (the same class). The
+Docker executor is the Executor service's locked-down sandbox: no network unless the operator
+allows it (``EXECUTOR_ALLOW_NETWORK=true``), which the quickstart's task needs to download
+prices. Below ``main()``, not part of the seed: ``--role executor|assistant`` runs the same
+agents across processes over Redis Streams (``AGENT_STREAMS_REDIS_URL`` / ``REDIS_URL``).
 
-Run it:
-
-    uv run python examples/quickstart.py                    # one process, in-process runtime,
-                                                            # embedded model, Docker sandbox
-    uv run python examples/quickstart.py --local            # local executor (NOT a sandbox)
-    uv run python examples/quickstart.py --redis            # over Redis Streams, one process
-    uv run python examples/quickstart.py --redis --role executor   # terminal 1: runs code
-    uv run python examples/quickstart.py --redis --role assistant  # terminal 2: asks the model
-
-The model comes from ``AGENT_STREAMS_MODEL_*`` / ``OPENAI_*`` (default: the embedded llama.cpp
-server on 127.0.0.1:8081), Redis from ``AGENT_STREAMS_REDIS_URL`` / ``REDIS_URL``. The
-quickstart's own task downloads stock prices, so it needs ``--network`` (Docker) or ``--local``;
-``--task`` and ``--file`` (e.g. ``examples/data/stocks.csv``) run something offline.
+    uv run python examples/quickstart.py                      # one process, as in AutoGen
+    uv run python examples/quickstart.py --role executor      # terminal 1: runs the code
+    uv run python examples/quickstart.py --role assistant     # terminal 2: asks the model
 """
 
-from __future__ import annotations
+# ruff: noqa: E402, E501, UP006, UP035 - the seed's own spelling: typing.List, long lines, imports per cell
 
-import argparse
-import asyncio
-import contextlib
-import sys
-import tempfile
-import uuid
-from collections.abc import AsyncIterator, Sequence
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import List  # noqa: UP035 - the quickstart's own spelling
+from typing import List
 
 from agent_streams import (
-    AgentRuntime,
     DefaultTopicId,
-    InProcessRuntime,
     MessageContext,
     RoutedAgent,
     default_subscription,
     message_handler,
 )
-from agent_streams.codeblocks import extract_code_blocks
+from agent_streams.code_executor import CodeBlock, CodeExecutor
 from agent_streams_assistant.models import (
     AssistantMessage,
     ChatCompletionClient,
@@ -56,12 +44,8 @@ from agent_streams_assistant.models import (
     SystemMessage,
     UserMessage,
 )
-from agent_streams_executor.executors import CodeBlock, CodeExecutor
-
-SEED_TASK = "Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01."
 
 
-# --- the quickstart's agents ------------------------------------------------------------------
 @dataclass
 class Message:
     content: str
@@ -72,10 +56,10 @@ class Assistant(RoutedAgent):
     def __init__(self, model_client: ChatCompletionClient) -> None:
         super().__init__("An assistant agent.")
         self._model_client = model_client
-        self._chat_history: List[LLMMessage] = [  # noqa: UP006
+        self._chat_history: List[LLMMessage] = [
             SystemMessage(
                 content="""Write Python script in markdown block, and it will be executed.
-Always save figures to file in the current directory. Do not use plt.show(). All code required to complete this task must be contained within a single response.""",  # noqa: E501
+Always save figures to file in the current directory. Do not use plt.show(). All code required to complete this task must be contained within a single response.""",
             )
         ]
 
@@ -84,12 +68,19 @@ Always save figures to file in the current directory. Do not use plt.show(). All
         self._chat_history.append(UserMessage(content=message.content, source="user"))
         result = await self._model_client.create(self._chat_history)
         print(f"\n{'-' * 80}\nAssistant:\n{result.content}")
-        self._chat_history.append(AssistantMessage(content=result.content, source="assistant"))
-        await self.publish_message(Message(content=result.content), DefaultTopicId())
+        self._chat_history.append(AssistantMessage(content=result.content, source="assistant"))  # type: ignore
+        await self.publish_message(Message(content=result.content), DefaultTopicId())  # type: ignore
 
 
-def extract_markdown_code_blocks(markdown_text: str) -> List[CodeBlock]:  # noqa: UP006
-    return [CodeBlock(code=b.code, language=b.language) for b in extract_code_blocks(markdown_text)]
+def extract_markdown_code_blocks(markdown_text: str) -> List[CodeBlock]:
+    pattern = re.compile(r"```(?:\s*([\w\+\-]+))?\n([\s\S]*?)```")
+    matches = pattern.findall(markdown_text)
+    code_blocks: List[CodeBlock] = []
+    for match in matches:
+        language = match[0].strip() if match[0] else ""
+        code_content = match[1]
+        code_blocks.append(CodeBlock(code=code_content, language=language))
+    return code_blocks
 
 
 @default_subscription
@@ -109,46 +100,88 @@ class Executor(RoutedAgent):
             await self.publish_message(Message(content=result.output), DefaultTopicId())
 
 
-# --- running it ---------------------------------------------------------------------------------
-async def run_quickstart(
-    runtime: AgentRuntime,
-    task: str,
-    *,
-    model_client: ChatCompletionClient | None,
-    code_executor: CodeExecutor | None,
-) -> None:
-    """The quickstart's main: register the agents this process hosts (the assistant when it has
-    a model client, the executor when it has a code executor), start, publish the task (when
-    this process hosts the assistant), and wait until the conversation is over."""
-    if model_client is not None:
-        await Assistant.register(runtime, "assistant", lambda: Assistant(model_client))
-    if code_executor is not None:
-        await Executor.register(runtime, "executor", lambda: Executor(code_executor))
-    if model_client is None:  # an executor-only process serves until SIGTERM / ^C
+import tempfile
+
+from agent_streams import SingleThreadedAgentRuntime
+from agent_streams_assistant.model_settings import ModelSettings
+from agent_streams_assistant.openai_client import OpenAIChatCompletionClient
+from agent_streams_executor.code_executors.docker import DockerCommandLineCodeExecutor
+
+
+async def main() -> None:
+    work_dir = tempfile.mkdtemp()
+
+    # Create an local embedded runtime.
+    runtime = SingleThreadedAgentRuntime()
+
+    async with DockerCommandLineCodeExecutor(work_dir=work_dir) as executor:
+        # Register the assistant and executor agents by providing
+        # their agent types, the factory functions for creating instance and subscriptions.
+        model_client = OpenAIChatCompletionClient(ModelSettings())  # the model client line
+        await Assistant.register(
+            runtime,
+            "assistant",
+            lambda: Assistant(model_client=model_client),
+        )
+        await Executor.register(runtime, "executor", lambda: Executor(executor))
+
+        # Start the runtime and publish a message to the assistant.
         runtime.start()
-        await _until_signal()
-        await runtime.stop()
+        await runtime.publish_message(
+            Message("Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01."),
+            DefaultTopicId(),
+        )
+
+        # Wait for the runtime to stop when idle.
+        await runtime.stop_when_idle()
+        # Close the connection to the model client.
+        await model_client.close()
+
+
+# --- not the seed: the same agents across processes, over Redis Streams ------------------------
+import argparse
+import asyncio
+import signal
+import sys
+import uuid
+
+SEED_TASK = "Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01."
+
+
+async def across_processes(role: str) -> None:
+    """One role per process on ``RedisStreamsRuntime``: the executor serves until SIGTERM or ^C;
+    the assistant publishes the seed's task and returns at the first reply without code."""
+    from agent_streams import RedisStreamsRuntime
+
+    runtime = RedisStreamsRuntime()
+    if role == "executor":
+        async with DockerCommandLineCodeExecutor(work_dir=tempfile.mkdtemp()) as executor:
+            await Executor.register(runtime, "executor", lambda: Executor(executor))
+            runtime.start()
+            print(f"executor ready; files go to {executor.work_dir}", flush=True)
+            await _until_signal()
+            await runtime.stop()
         return
     # Each run is a session of its own (the topic source), so that runs sharing a Redis never
-    # mix; inside the handlers DefaultTopicId() keeps replies in the session, as in autogen.
+    # mix; inside the handlers DefaultTopicId() keeps the replies in it, as in AutoGen.
     session = f"quickstart-{uuid.uuid4().hex[:8]}"
     done = asyncio.Event()
-    if code_executor is None:
-        # The executor lives in another process, so "idle here" says nothing: the conversation
-        # is over when the assistant replies without code (as in the quickstart).
+    model_client = OpenAIChatCompletionClient(ModelSettings())
+    try:
+        await Assistant.register(runtime, "assistant", lambda: Assistant(model_client=model_client))
         await _Watcher.register(runtime, "watcher", lambda: _Watcher(session, done))
-    runtime.start()
-    await runtime.publish_message(Message(task), DefaultTopicId(source=session))
-    if code_executor is not None:
-        await runtime.stop_when_idle()
-        return
-    await done.wait()
-    await runtime.stop()
+        runtime.start()
+        await runtime.publish_message(Message(SEED_TASK), DefaultTopicId(source=session))
+        await done.wait()
+        await runtime.stop()
+    finally:
+        await model_client.close()
 
 
 @default_subscription
 class _Watcher(RoutedAgent):
-    """Sees every message of the conversation; sets ``done`` at a reply without code."""
+    """Sees the session's messages; ``done`` at the assistant's first reply without code (the
+    executor is in another process, so "idle here" would say nothing)."""
 
     def __init__(self, session: str, done: asyncio.Event) -> None:
         super().__init__("watches for the end of the conversation")
@@ -164,8 +197,6 @@ class _Watcher(RoutedAgent):
 
 
 async def _until_signal() -> None:
-    import signal
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -173,74 +204,12 @@ async def _until_signal() -> None:
     await stop.wait()
 
 
-@contextlib.asynccontextmanager
-async def code_executor_for(args: argparse.Namespace) -> AsyncIterator[CodeExecutor]:
-    """The Docker sandbox (default) or the local executor, with the ``--file``\\ s in place."""
-    from agent_streams_executor.executors.docker import DockerExecutorPool
-    from agent_streams_executor.executors.local import LocalCommandLineCodeExecutor
-    from agent_streams_executor.settings import ExecutorSettings
-
-    files = await asyncio.to_thread(_read_files, args.file)
-    if args.local:
-        work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="quickstart-"))
-        local = LocalCommandLineCodeExecutor(work_dir=work_dir / "work")
-        try:
-            await local.put_files(files)
-            yield local
-        finally:
-            await local.stop()
-            print(f"\nfiles: {work_dir / 'work'}")
-        return
-    settings = ExecutorSettings(allow_network=args.network)
-    async with DockerExecutorPool(settings) as pool:
-        sandbox = await pool.executor("quickstart", network=args.network)
-        await sandbox.put_files(files)
-        yield sandbox
-
-
-def _read_files(paths: Sequence[str]) -> dict[str, bytes]:
-    return {Path(p).name: Path(p).read_bytes() for p in paths}
-
-
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default=SEED_TASK, help="what to ask (default: the seed's)")
-    parser.add_argument("--file", action="append", default=[], help="an input file for the code")
-    parser.add_argument("--local", action="store_true", help="run code locally (NOT a sandbox)")
-    parser.add_argument("--work-dir", help="--local: where the code runs (default: a temp dir)")
-    parser.add_argument("--network", action="store_true", help="Docker: let the code download")
-    parser.add_argument("--redis", action="store_true", help="RedisStreamsRuntime, not in-process")
-    parser.add_argument("--role", choices=["both", "assistant", "executor"], default="both")
-    args = parser.parse_args(argv)
-    if args.role != "both" and not args.redis:
-        parser.error("--role assistant|executor needs --redis (the other role is another process)")
-    return args
-
-
-async def main(argv: Sequence[str]) -> None:
-    from agent_streams.logging import configure_logging
-    from agent_streams.streams import RedisStreamsRuntime
-    from agent_streams_assistant.model_settings import ModelSettings
-    from agent_streams_assistant.openai_client import OpenAIChatCompletionClient
-
-    args = parse_args(argv)
-    configure_logging("WARNING")
-    runtime: AgentRuntime = RedisStreamsRuntime() if args.redis else InProcessRuntime()
-    model_client = None
-    if args.role in ("both", "assistant"):
-        model_client = OpenAIChatCompletionClient(ModelSettings())
-    async with contextlib.AsyncExitStack() as stack:
-        code_executor = None
-        if args.role in ("both", "executor"):
-            code_executor = await stack.enter_async_context(code_executor_for(args))
-        try:
-            await run_quickstart(
-                runtime, args.task, model_client=model_client, code_executor=code_executor
-            )
-        finally:
-            if model_client is not None:
-                await model_client.close()
-
-
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--role",
+        choices=["assistant", "executor"],
+        help="run one agent of the quickstart over Redis Streams (the other runs in another process)",
+    )
+    args = parser.parse_args(sys.argv[1:])
+    asyncio.run(main() if args.role is None else across_processes(args.role))

@@ -73,6 +73,12 @@ def docker_engine(docker_namespace: str) -> Iterator[docker.DockerClient]:
     assert not left, f"leaked sandbox containers: {[c.short_id for c in left]}"
 
 
+@pytest.fixture(scope="session")
+def sandbox_image(docker_engine: docker.DockerClient) -> str:
+    """The sandbox image, once the engine answered and has it."""
+    return SANDBOX_IMAGE
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> ExecutorSettings:
     values: dict[str, Any] = {
         "image": SANDBOX_IMAGE,

@@ -9,8 +9,9 @@ The script is in the task's prompt: every fenced code block in the FIRST user me
 turn. Reply k (k = assistant messages so far) is code block k, fenced as it was; once they are
 used up, the reply is a final answer without code, quoting the first line of the last user
 message (the execution feedback), so the task ends as ``completed``. A prompt without code
-blocks is answered at once. ``FAKE_MODEL_LATENCY_S`` (env) delays every reply, to imitate a
-model in benchmarks.
+blocks is answered at once, unless ``FAKE_MODEL_SCRIPT`` (env) names a markdown file: then
+that file's code blocks are the turns (for a fixed prompt, e.g. the AutoGen quickstart's).
+``FAKE_MODEL_LATENCY_S`` (env) delays every reply, to imitate a model in benchmarks.
 
     POST /v1/chat/completions   the reply, non-streaming (the Assistant does not stream)
     GET  /v1/models             the one model, "fake-model" (healthcheck)
@@ -43,6 +44,11 @@ def reply_for(messages: list[dict[str, Any]]) -> str:
         return "There is no task."
     task = _text(users[0])
     blocks = [(m.group(1) or "python", m.group(2)) for m in FENCE.finditer(task)]
+    script = os.environ.get("FAKE_MODEL_SCRIPT")
+    if not blocks and script:
+        with open(script, encoding="utf-8") as file:
+            text = file.read()
+        blocks = [(m.group(1) or "python", m.group(2)) for m in FENCE.finditer(text)]
     if turns_so_far < len(blocks):
         language, code = blocks[turns_so_far]
         return f"Here is the code for step {turns_so_far + 1}.\n\n```{language}\n{code}```\n"

@@ -18,7 +18,7 @@ from agent_streams import CancellationToken
 from agent_streams_executor.executors.base import CodeBlock, filename_problem, parse_filename
 from agent_streams_executor.executors.channel import RunLimits
 from agent_streams_executor.executors.local import (
-    LocalCommandLineCodeExecutor,
+    LocalSandboxExecutor,
     scrubbed_environment,
     session_dir_name,
 )
@@ -35,20 +35,20 @@ from agent_streams_executor.executors.workspace import (
 
 
 @pytest.fixture
-async def local(tmp_path: Path) -> AsyncIterator[LocalCommandLineCodeExecutor]:
+async def local(tmp_path: Path) -> AsyncIterator[LocalSandboxExecutor]:
     limits = RunLimits(rlimits={"as": 2048 * 2**20, "fsize": 2**20, "nofile": 256, "core": 0})
-    executor = LocalCommandLineCodeExecutor(tmp_path / "work", timeout_s=10, limits=limits)
+    executor = LocalSandboxExecutor(tmp_path / "work", timeout_s=10, limits=limits)
     yield executor
     await executor.stop()
 
 
-async def run(executor: LocalCommandLineCodeExecutor, code: str, language: str = "python") -> str:
+async def run(executor: LocalSandboxExecutor, code: str, language: str = "python") -> str:
     result = await executor.execute_code_blocks([CodeBlock(code, language)], CancellationToken())
     return result.output
 
 
 async def test_the_code_never_sees_the_service_secrets(
-    local: LocalCommandLineCodeExecutor, monkeypatch: pytest.MonkeyPatch
+    local: LocalSandboxExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-canary")
     monkeypatch.setenv("AGENT_STREAMS_REDIS_URL", "redis://user:canary@127.0.0.1/0")
@@ -80,13 +80,13 @@ def test_only_allowlisted_names_are_copied(tmp_path: Path, monkeypatch: pytest.M
 
 
 async def test_python_in_a_shell_block_is_the_executors_interpreter(
-    local: LocalCommandLineCodeExecutor,
+    local: LocalSandboxExecutor,
 ) -> None:
     output = await run(local, 'python -c "import sys; print(sys.executable)"', "bash")
     assert output.strip() == sys.executable
 
 
-async def test_rlimits_apply_to_the_code(local: LocalCommandLineCodeExecutor) -> None:
+async def test_rlimits_apply_to_the_code(local: LocalSandboxExecutor) -> None:
     code = (
         "import resource as r\n"
         "for name in ('AS', 'FSIZE', 'NOFILE', 'CORE', 'CPU'):\n"
@@ -103,13 +103,13 @@ async def test_rlimits_apply_to_the_code(local: LocalCommandLineCodeExecutor) ->
 
 
 async def test_a_file_over_the_size_limit_fails_clearly(
-    local: LocalCommandLineCodeExecutor,
+    local: LocalSandboxExecutor,
 ) -> None:
     output = await run(local, "open('big', 'wb').write(b'x' * (2 * 2**20))")
     assert "File too large" in output
 
 
-async def test_a_memory_bomb_is_a_memory_error(local: LocalCommandLineCodeExecutor) -> None:
+async def test_a_memory_bomb_is_a_memory_error(local: LocalSandboxExecutor) -> None:
     output = await run(local, "x = bytearray(4 * 2**30)")
     assert "MemoryError" in output
     assert await run(local, "print('still serving')") == "still serving\n"
@@ -119,7 +119,7 @@ async def test_it_says_loudly_that_it_is_not_a_sandbox(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        LocalCommandLineCodeExecutor(tmp_path / "work")
+        LocalSandboxExecutor(tmp_path / "work")
     assert "NOT a sandbox" in caplog.text
 
 
@@ -208,7 +208,7 @@ def test_remove_file_deletes_a_link_not_its_target_and_stays_inside(tmp_path: Pa
 
 
 async def test_runs_report_deletions_and_writes_reach_subdirectories(
-    local: LocalCommandLineCodeExecutor,
+    local: LocalSandboxExecutor,
 ) -> None:
     await run(local, "open('a.txt', 'w').write('a')\nopen('b.txt', 'w').write('b')")
     code = CodeBlock("# filename: tool.py\nimport os\nos.remove('a.txt')")
@@ -246,7 +246,7 @@ def test_filename_comment_on_the_first_line(code: str, name: str | None) -> None
 async def test_a_runner_that_stops_answering_is_replaced_by_the_outer_timeout(
     tmp_path: Path,
 ) -> None:
-    executor = LocalCommandLineCodeExecutor(tmp_path / "work", timeout_s=1, grace_s=1)
+    executor = LocalSandboxExecutor(tmp_path / "work", timeout_s=1, grace_s=1)
     try:
         freeze = "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(30)"
         result = await executor.execute_code_blocks([CodeBlock(freeze)], CancellationToken())

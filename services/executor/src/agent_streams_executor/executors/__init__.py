@@ -1,4 +1,7 @@
-"""Code executors with AutoGen's shapes: Docker (the default, a sandbox) and local (not one)."""
+"""The Executor service's sandboxes: per-session executors and their pools, Docker (the default,
+a sandbox) and local (not one). AutoGen's executor classes, over these, are in
+``agent_streams_executor.code_executors``; ``CodeBlock`` and ``CodeResult`` in
+``agent_streams.code_executor`` (re-exported here for the older import path)."""
 
 from agent_streams_executor.executors.base import (
     EXIT_CANCELLED,

@@ -41,6 +41,7 @@ __all__ = [
     "LABEL_SANDBOX",
     "SandboxContainer",
     "SandboxContainers",
+    "connect",
     "container_spec",
 ]
 
@@ -51,6 +52,29 @@ LABEL_OWNER = "agent-streams.owner"  # host:pid of the executor process
 LABEL_POOL = "agent-streams.pool"  # one executor pool (its final sweep)
 LABEL_SESSION = "agent-streams.session"
 DOCKER_ERRORS = (docker.errors.DockerException, requests.RequestException)
+
+
+async def connect(settings: ExecutorSettings) -> docker.APIClient:
+    """A Docker API client, once the engine answered and has the sandbox image."""
+    try:
+        client = await asyncio.to_thread(
+            docker.from_env, timeout=int(settings.docker_api_timeout_s)
+        )
+    except DOCKER_ERRORS as exc:
+        raise SandboxStartError(f"the Docker engine does not answer: {exc}") from exc
+    api: docker.APIClient = client.api
+    try:
+        await asyncio.to_thread(api.inspect_image, settings.image)
+    except BaseException as exc:
+        api.close()
+        if isinstance(exc, docker.errors.ImageNotFound):
+            raise SandboxStartError(
+                f"the sandbox image {settings.image} is missing: build it with `make images`"
+            ) from exc
+        if isinstance(exc, DOCKER_ERRORS):
+            raise SandboxStartError(f"the Docker engine does not answer: {exc}") from exc
+        raise
+    return api
 
 
 def container_spec(
@@ -181,8 +205,13 @@ class SandboxContainers:
         self.pool_id = uuid.uuid4().hex[:16]
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def launch(self, *, session: str, network: bool) -> SandboxContainer:
-        """A new container with its runner ready; never leaked, also when cancelled midway."""
+    async def launch(
+        self, *, session: str, network: bool, name: str | None = None
+    ) -> SandboxContainer:
+        """A new container with its runner ready; never leaked, also when cancelled midway.
+
+        ``name`` names the container (Docker's names are unique: a taken one is a start error).
+        """
         labels = {
             LABEL_SANDBOX: self.namespace,
             LABEL_OWNER: self.owner,
@@ -190,6 +219,8 @@ class SandboxContainers:
             LABEL_SESSION: session[:200],
         }
         spec = container_spec(self.settings, network=network, labels=labels)
+        if name is not None:
+            spec["name"] = name
         created = asyncio.ensure_future(self._call(_create_started, self.api, spec))
         try:
             container_id, sock = await asyncio.shield(created)

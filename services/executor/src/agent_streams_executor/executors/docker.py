@@ -16,19 +16,17 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import docker
-
 from agent_streams_executor.executors.base import SandboxLostError, SandboxStartError
 from agent_streams_executor.executors.containers import (
-    DOCKER_ERRORS,
     SandboxContainer,
     SandboxContainers,
+    connect,
 )
 from agent_streams_executor.executors.pool import ExecutorPool
 from agent_streams_executor.executors.session import SandboxExecutor
 from agent_streams_executor.settings import ExecutorSettings
 
-__all__ = ["DockerCommandLineCodeExecutor", "DockerExecutorPool"]
+__all__ = ["DockerExecutorPool", "DockerSandboxExecutor"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +34,11 @@ log = logging.getLogger(__name__)
 SpareSource = Callable[[], Coroutine[Any, Any, "SandboxContainer | None"]]
 
 
-class DockerCommandLineCodeExecutor(SandboxExecutor):
-    """One session's container (started on first use, reused by every later run)."""
+class DockerSandboxExecutor(SandboxExecutor):
+    """One session's container (started on first use, reused by every later run).
+
+    ``name`` names the container; ``spare`` hands out a container started ahead (the pool's).
+    """
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class DockerCommandLineCodeExecutor(SandboxExecutor):
         *,
         network: bool = False,
         spare: SpareSource | None = None,
+        name: str | None = None,
     ) -> None:
         settings = containers.settings
         super().__init__(
@@ -55,13 +57,16 @@ class DockerCommandLineCodeExecutor(SandboxExecutor):
             request_timeout_s=settings.start_timeout_s,
         )
         self._containers, self.session, self._spare = containers, session, spare
+        self._name = name
 
     async def _launch(self) -> SandboxContainer:
-        if self._spare is not None and not self.network:
+        if self._spare is not None and not self.network and self._name is None:
             spare = await self._spare()
             if spare is not None:
                 return spare
-        return await self._containers.launch(session=self.session, network=self.network)
+        return await self._containers.launch(
+            session=self.session, network=self.network, name=self._name
+        )
 
 
 class DockerExecutorPool(ExecutorPool):
@@ -81,25 +86,15 @@ class DockerExecutorPool(ExecutorPool):
         return self._containers
 
     async def _on_start(self) -> None:
-        timeout = self.settings.docker_api_timeout_s
-        try:
-            client = await asyncio.to_thread(docker.from_env, timeout=int(timeout))
-            api: docker.APIClient = client.api
-            await asyncio.to_thread(api.inspect_image, self.settings.image)
-        except docker.errors.ImageNotFound as exc:
-            raise SandboxStartError(
-                f"the sandbox image {self.settings.image} is missing: build it with `make images`"
-            ) from exc
-        except DOCKER_ERRORS as exc:
-            raise SandboxStartError(f"the Docker engine does not answer: {exc}") from exc
+        api = await connect(self.settings)
         self._containers = SandboxContainers(api, self.settings, self.namespace)
         removed = await self._containers.remove_orphans()
         if removed:
             log.warning("removed %d orphaned sandbox container(s)", removed)
         self._fill()
 
-    def _new_executor(self, session: str, network: bool) -> DockerCommandLineCodeExecutor:
-        return DockerCommandLineCodeExecutor(
+    def _new_executor(self, session: str, network: bool) -> DockerSandboxExecutor:
+        return DockerSandboxExecutor(
             self.containers, session, network=network, spare=self._take_spare
         )
 

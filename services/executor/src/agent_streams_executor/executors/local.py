@@ -37,14 +37,14 @@ from agent_streams_executor.executors.runner import source
 from agent_streams_executor.executors.session import SandboxExecutor
 from agent_streams_executor.settings import ExecutorSettings
 
-__all__ = ["LocalCommandLineCodeExecutor", "LocalExecutorPool", "scrubbed_environment"]
+__all__ = ["LocalExecutorPool", "LocalSandboxExecutor", "scrubbed_environment"]
 
 log = logging.getLogger(__name__)
 
 _EXIT_GRACE_S = 3.0
 
 _WARNING = (
-    "LocalCommandLineCodeExecutor is NOT a sandbox: generated code runs on this machine as "
+    "The local executor is NOT a sandbox: generated code runs on this machine as "
     "user %s, with its file system and network. Use the Docker executor for untrusted code."
 )
 
@@ -124,11 +124,13 @@ class _LocalRunner:
         await self._client.close()
 
 
-class LocalCommandLineCodeExecutor(SandboxExecutor):
+class LocalSandboxExecutor(SandboxExecutor):
     """Runs code blocks in a local fork-server subprocess, in ``work_dir`` (kept across runs).
 
     Args:
-        work_dir: where the code runs; ``home`` and ``tmp`` siblings are created beside it.
+        work_dir: where the code runs.
+        scratch_dir: where the code's ``HOME`` and ``TMPDIR`` go (``home`` and ``tmp`` in it;
+            default: beside ``work_dir``, the pool's per-session layout).
         timeout_s: default wall-clock budget of one ``execute_code_blocks`` call.
         limits: output and artifact caps; ``rlimits`` are applied to every block.
         preload: modules the fork server imports once (missing ones are skipped).
@@ -146,11 +148,13 @@ class LocalCommandLineCodeExecutor(SandboxExecutor):
         preload: Sequence[str] = (),
         env_allowlist: Sequence[str] = (),
         idle_exit_s: float = 3600.0,
+        scratch_dir: Path | None = None,
     ) -> None:
         super().__init__(
             timeout_s=timeout_s, limits=limits or RunLimits(), request_timeout_s=start_timeout_s
         )
         self.work_dir = Path(work_dir).resolve()
+        self.scratch_dir = Path(scratch_dir).resolve() if scratch_dir else self.work_dir.parent
         self._grace_s, self._start_timeout_s = grace_s, start_timeout_s
         self._preload, self._allowlist = list(preload), list(env_allowlist)
         self._idle_exit_s = idle_exit_s
@@ -162,7 +166,7 @@ class LocalCommandLineCodeExecutor(SandboxExecutor):
         await asyncio.to_thread(shutil.rmtree, self.work_dir, True)
 
     async def _launch(self) -> _LocalRunner:
-        home, tmp = self.work_dir.parent / "home", self.work_dir.parent / "tmp"
+        home, tmp = self.scratch_dir / "home", self.scratch_dir / "tmp"
         config = {
             "workdir": str(self.work_dir),
             "container": False,
@@ -201,9 +205,9 @@ class LocalExecutorPool(ExecutorPool):
         super().__init__(settings)
         self._root = settings.local_root_dir
 
-    def _new_executor(self, session: str, network: bool) -> LocalCommandLineCodeExecutor:
+    def _new_executor(self, session: str, network: bool) -> LocalSandboxExecutor:
         settings = self.settings
-        return LocalCommandLineCodeExecutor(
+        return LocalSandboxExecutor(
             self._root / session_dir_name(session) / "work",
             timeout_s=settings.timeout_s,
             grace_s=settings.timeout_grace_s,
@@ -215,7 +219,7 @@ class LocalExecutorPool(ExecutorPool):
         )
 
     async def _forget(self, executor: SandboxExecutor) -> None:
-        if isinstance(executor, LocalCommandLineCodeExecutor):
+        if isinstance(executor, LocalSandboxExecutor):
             await asyncio.to_thread(shutil.rmtree, executor.work_dir.parent, True)
 
 

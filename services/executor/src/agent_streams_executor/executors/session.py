@@ -28,6 +28,7 @@ from agent_streams_executor.executors.base import (
     EXIT_TIMEOUT,
     CancellationTokenLike,
     CodeBlock,
+    CodeExecutor,
     CodeResult,
     ExecutorError,
     SandboxLostError,
@@ -73,7 +74,7 @@ class Sandbox(Protocol):
         ...
 
 
-class SandboxExecutor(ABC):
+class SandboxExecutor(CodeExecutor, ABC):
     """A :class:`CodeExecutor` for one session, over a lazily started sandbox."""
 
     def __init__(
