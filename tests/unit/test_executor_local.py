@@ -258,7 +258,7 @@ async def test_a_runner_that_stops_answering_is_replaced_by_the_outer_timeout(
 
 
 async def test_a_missing_module_is_answered_with_what_is_installed(
-    local: LocalCommandLineCodeExecutor,
+    local: LocalSandboxExecutor,
 ) -> None:
     result = await local.execute_code_blocks(
         [CodeBlock("import surely_not_installed_here.sub", "python")], CancellationToken()
