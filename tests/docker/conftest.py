@@ -26,7 +26,9 @@ from agent_streams_executor.executors.session import SandboxExecutor
 from agent_streams_executor.settings import ExecutorSettings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SANDBOX_IMAGE = os.environ.get("EXECUTOR_IMAGE", "agent-streams/sandbox:latest")
+SANDBOX_IMAGE = os.environ.get(
+    "TEST_SANDBOX_IMAGE", os.environ.get("EXECUTOR_IMAGE", "agent-streams/sandbox:latest")
+)
 
 KINDS = [
     pytest.param("local", id="local"),
