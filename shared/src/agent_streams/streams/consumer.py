@@ -20,73 +20,54 @@ another replica waits at most that much longer for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._cancellation import CancellationToken
 from .._context import MessageContext
 from .._ids import AgentId, TopicId
+from .._tasks import cancel_and_wait, spawn, supervise
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
 from .fastpath import stream_entries
+from .transient import TRANSIENT, Backoff, cause
 from .wire import Envelope, parse_entry
 
 if TYPE_CHECKING:
     from .runtime import RedisStreamsRuntime
 
-__all__ = ["GroupConsumer", "cancel_and_wait", "supervise"]
+__all__ = ["GroupConsumer"]
 
 log = structlog.get_logger("agent_streams")
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 _ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
 _LOCK_LINGER_S = 0.05  # an idle agent's lock is released this long after its last message
 _ID_CACHE = 4096  # AgentIds / TopicIds kept for reuse, per consumer
+_ACK_ATTEMPTS = 8  # transient faults an ack round trip outlives before its entries are let go
 _YIELD_BELOW = 8  # read batches smaller than this let their handlers start before reading on
 
 
-async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
-    """Run a background loop forever: an unexpected error is logged and the loop restarted
-    (after a pause), so a consumer never silently stops reading."""
-    while True:
-        try:
-            await loop_fn()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background_loop_failed", loop=name, action="restarting in 1 s")
-            await asyncio.sleep(1.0)
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A handler's exception, as a value (a handler may return an exception object)."""
+
+    error: Exception
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait until all are done, cancelling again when a cancel was lost.
-
-    On Python 3.11 ``asyncio.wait_for``, which redis-py wraps every command send in when a
-    ``socket_timeout`` is set (its default), drops a cancellation that lands just as the send
-    completes (CPython gh-86296, fixed in 3.12): one ``cancel()`` may not stop a task that talks
-    to Redis, and a plain ``gather`` after it can wait forever.
-    """
-    tasks = list(tasks)
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.1)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" at exit
+_CANCELLED: Any = object()  # what _run_handler returns when the token cancelled the handler
+_STEP_FAILED = {  # the dead letter's reason, per failing step of _handle
+    "claim": "counting the redelivery failed",
+    "expiry": "checking the caller failed",
+    "handle": "handler failed",
+    "reply": "sending the reply failed",
+}
 
 
 @dataclass(slots=True)
@@ -124,6 +105,7 @@ class _Mailbox:
 class GroupConsumer:
     def __init__(self, runtime: RedisStreamsRuntime, agent_type: str, streams: dict[str, str]):
         self._rt = runtime
+        self._running = runtime.running
         self._redis: aioredis.Redis = runtime.redis
         self._s = runtime.settings
         self.agent_type = agent_type
@@ -178,10 +160,7 @@ class GroupConsumer:
         self._spawn(supervise("reclaim", self._reclaim_loop))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn(coro, self._tasks)
 
     async def stop(self, grace_s: float) -> None:
         """Stop reading, let queued and running handlers finish within ``grace_s``, cancel the
@@ -213,7 +192,7 @@ class GroupConsumer:
 
     # -- reading --------------------------------------------------------------------------
     async def _read_loop(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while not self._stopping:
             room = self._s.max_inflight - len(self._inflight)
             if room <= 0:
@@ -242,7 +221,7 @@ class GroupConsumer:
                 if isinstance(raw, Exception):
                     raise raw
                 response = stream_entries(raw)
-                backoff = 0.05
+                backoff.reset()
             except ResponseError as exc:
                 # NOGROUP: Redis lost the group (restart without persistence, or deleted);
                 # UNBLOCKED: the stream was deleted while we waited on it.
@@ -251,10 +230,16 @@ class GroupConsumer:
                 log.warning("consumer_group_missing", group=self.group, action="recreating")
                 await self.ensure_groups()
                 continue
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", group=self.group, error=str(exc), retry_s=backoff)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 5.0)
+            except TRANSIENT as exc:
+                log.warning(
+                    "redis_unreachable",
+                    during="read",
+                    group=self.group,
+                    error=cause(exc),
+                    attempt=backoff.attempt + 1,
+                    retry_s=round(backoff.next_s, 3),
+                )
+                await backoff.wait()
                 continue
             accepted = 0
             for stream_raw, entries in response or ():
@@ -326,6 +311,21 @@ class GroupConsumer:
     async def _reject(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
     ) -> None:
+        try:
+            await self._answer_bad_input(stream, entry_id, fields, exc)
+        except TRANSIENT as fault:
+            log.warning(
+                "bad_input_not_answered",
+                stream=stream,
+                entry=entry_id,
+                error=cause(fault),
+                action="left pending for reclaim",
+            )
+            self._abandon(stream, entry_id)
+
+    async def _answer_bad_input(
+        self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
+    ) -> None:
         topic = self.streams.get(stream)
         if isinstance(exc, UnknownMessageType) and topic is not None:
             name = fields.get(b"type", b"").decode(errors="replace")
@@ -350,7 +350,21 @@ class GroupConsumer:
                     self._log_handled = log.is_enabled_for(logging.INFO)
                     worker = asyncio.current_task()
                     while mailbox.items:
-                        await self._handle(agent_id, mailbox.items[0], worker)
+                        item = mailbox.items[0]
+                        try:
+                            await self._handle(agent_id, item, worker)
+                        except Exception:
+                            # Not transient, not the handler's: Redis refused a command
+                            # (NOPERM, WRONGTYPE...). The entry stays pending; a reclaim
+                            # redelivers it later, counted, instead of a hot loop here.
+                            log.exception(
+                                "delivery_abandoned",
+                                agent=str(agent_id),
+                                id=item.envelope.message_id,
+                                attempt=item.delivery,
+                                action="left pending for reclaim",
+                            )
+                            self._abandon(item.envelope.stream, item.envelope.entry_id)
                         mailbox.items.popleft()
                     if self._acks_queued:  # nothing queued here: acknowledge what was handled
                         self._ack_event.set()
@@ -371,15 +385,15 @@ class GroupConsumer:
     async def _handle(
         self, agent_id: AgentId, item: _Item, worker: asyncio.Task[Any] | None
     ) -> None:
+        """Run one delivery to its end: handled (replied / acknowledged), cancelled, skipped,
+        or dead-lettered. A failing step (the handler raising, or a transient Redis fault in
+        the expiry check, the reply or the retry's claim) is logged once with its cause,
+        backed off from and counted as a delivery, up to ``max_deliveries``. Only a step that
+        failed runs again: a handler that returned is not re-run because its reply was lost."""
         env = item.envelope
         started = time.perf_counter()
         is_rpc = env.reply_to is not None
         token = CancellationToken()
-        outcome = "ok"
-        if is_rpc and await self._rt.rpc_expired(env, item.delivery):
-            self._queue_ack(env.stream, env.entry_id)
-            self._log(env, agent_id, item.delivery, "skipped_cancelled", started)
-            return
         topic = self.streams.get(env.stream)
         ctx = MessageContext(
             sender=env.sender,
@@ -389,84 +403,141 @@ class GroupConsumer:
             message_id=env.message_id,
             delivery=item.delivery,
         )
-        # Several agent types in one process may handle the same entry: one token each.
-        self._rt.tokens.setdefault(env.message_id, set()).add(token)
+        self._running.add(env.message_id, token)
         # The handler runs in this worker's task (a task per message cost two event-loop turns
         # and ~7 us): the token cancels the worker while, and only while, the handler runs.
         running = _Running(worker)
         token.add_callback(running.cancel_soon)
+        outcome = "ok"
+        claim = False  # whether this attempt must first record itself in Redis (XCLAIM)
+        checked = not is_rpc  # whether the request's caller is known to still wait
+        handled = False  # the handler returned (its result is in ``result``)
+        result: Any = None
         try:
             while True:
-                exc: BaseException | None = None
-                result: Any = None
-                cancelled = token.is_cancelled()
-                if not cancelled:
-                    running.active = True
-                    try:
-                        result = await self._rt.registry.deliver(agent_id, item.message, ctx)
-                    except asyncio.CancelledError:
-                        if not running.requested:
-                            raise  # this worker is being cancelled (stop), not by the token
-                        cancelled = True
-                    except Exception as error:
-                        exc = error
-                    finally:
-                        running.active = False
-                    if running.requested:  # the token's cancel: taken back, once
-                        running.requested = False
-                        if running.task is not None and running.task.uncancel() and cancelled:
-                            raise asyncio.CancelledError  # stop() cancelled the worker as well
-                if cancelled:
-                    outcome = "cancelled"
-                    self._queue_ack(env.stream, env.entry_id)
-                    break
-                # A reply carries its entry's XACK in the same write: one round trip.
-                if exc is None:
+                step = "claim"
+                fault: BaseException
+                try:
+                    if claim:
+                        # Count the redelivery in Redis too: a crash now cannot reset it.
+                        ids: list[Any] = [env.entry_id]
+                        await self._redis.xclaim(
+                            env.stream, self.group, self._s.consumer_name, 0, ids, justid=False
+                        )
+                        claim = False
+                    step = "expiry"
+                    if not checked:
+                        if await self._rt.rpc_expired(env, item.delivery):
+                            outcome = "skipped_cancelled"
+                            self._queue_ack(env.stream, env.entry_id)
+                            break
+                        checked = True
+                    step = "handle"
+                    if not handled:
+                        ran = await self._run_handler(agent_id, item.message, ctx, token, running)
+                        if ran is _CANCELLED:
+                            outcome = "cancelled"
+                            self._queue_ack(env.stream, env.entry_id)
+                            break
+                        if isinstance(ran, _Failed):
+                            if is_rpc and not isinstance(ran.error, TRANSIENT):
+                                # The caller gets the handler's error: retrying is its call.
+                                step, outcome = "reply", "error_replied"
+                                await self._rt.send_reply(
+                                    env, error=ran.error, ack_group=self.group
+                                )
+                                self._acked(env.stream, [env.entry_id])
+                                break
+                            raise ran.error
+                        handled, result = True, ran
+                    step = "reply"
+                    # A reply carries its entry's XACK in the same write: one round trip.
                     if is_rpc:
                         await self._rt.send_reply(env, result=result, ack_group=self.group)
                         self._acked(env.stream, [env.entry_id])
                     else:
                         self._queue_ack(env.stream, env.entry_id)
                     break
-                if is_rpc:
-                    outcome = "error_replied"
-                    await self._rt.send_reply(env, error=exc, ack_group=self.group)
-                    self._acked(env.stream, [env.entry_id])
-                    break
+                except Exception as exc:
+                    if step != "handle" and not isinstance(exc, TRANSIENT):
+                        raise  # a fault retrying cannot fix: _drain logs it with its traceback
+                    fault = exc
                 if item.delivery >= self._s.max_deliveries:
                     outcome = "dead_lettered"
                     log.error(
-                        "handler_failed",
+                        "delivery_failed",
                         agent=str(agent_id),
                         id=env.message_id,
+                        step=step,
                         attempt=item.delivery,
-                        error=repr(exc),
+                        error=cause(fault),
+                        action="dead-lettering",
                     )
-                    await self._rt.dead_letter(env, self.group, exc, item.delivery)
+                    reason = f"{_STEP_FAILED[step]} {item.delivery} times: {cause(fault)}"
+                    try:
+                        await self._rt.dead_letter_raw(
+                            env.stream, env.entry_id, self.group, None, reason, env=env
+                        )
+                    except TRANSIENT as exc:
+                        outcome = "abandoned"
+                        log.warning(
+                            "dead_letter_failed",
+                            id=env.message_id,
+                            error=cause(exc),
+                            action="left pending for reclaim",
+                        )
+                        self._abandon(env.stream, env.entry_id)
+                        break
                     self._queue_ack(env.stream, env.entry_id)
                     break
+                pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
                 log.warning(
-                    "handler_failed_retrying",
+                    "delivery_failed",
                     agent=str(agent_id),
                     id=env.message_id,
+                    step=step,
                     attempt=item.delivery,
-                    error=repr(exc),
+                    error=cause(fault),
+                    action=f"retrying in {pause_s:.3f} s",
                 )
-                await asyncio.sleep(self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1))
-                # Count the redelivery in Redis too, so a crash now cannot reset the attempts.
-                ids: list[Any] = [env.entry_id]
-                await self._redis.xclaim(
-                    env.stream, self.group, self._s.consumer_name, 0, ids, justid=False
-                )
+                await asyncio.sleep(pause_s)
                 item.delivery += 1
                 ctx.delivery = item.delivery
+                claim = True
         finally:
-            held = self._rt.tokens.get(env.message_id)
-            if held is not None:
-                held.discard(token)
-                if not held:
-                    del self._rt.tokens[env.message_id]
+            self._running.discard(env.message_id, token)
         self._log(env, agent_id, item.delivery, outcome, started)
+
+    async def _run_handler(
+        self,
+        agent_id: AgentId,
+        message: Any,
+        ctx: MessageContext,
+        token: CancellationToken,
+        running: _Running,
+    ) -> Any:
+        """The handler's result, ``_Failed(error)`` when it raised, ``_CANCELLED`` when its
+        token cancelled it."""
+        if token.is_cancelled():
+            return _CANCELLED
+        cancelled = False
+        outcome: Any
+        running.active = True
+        try:
+            outcome = await self._rt.registry.deliver(agent_id, message, ctx)
+        except asyncio.CancelledError:
+            if not running.requested:
+                raise  # this worker is being cancelled (stop), not by the token
+            cancelled = True
+        except Exception as error:
+            outcome = _Failed(error)
+        finally:
+            running.active = False
+        if running.requested:  # the token's cancel: taken back, once
+            running.requested = False
+            if running.task is not None and running.task.uncancel() and cancelled:
+                raise asyncio.CancelledError  # stop() cancelled the worker as well
+        return _CANCELLED if cancelled else outcome
 
     def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
         if not self._log_handled:
@@ -493,8 +564,10 @@ class GroupConsumer:
                 if await self._redis.set(key, token, nx=True, px=self._s.claim_idle_ms):
                     self._locks_held[agent_id] = token
                     return
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="lock", error=str(exc))
+            except TRANSIENT as exc:
+                log.warning(
+                    "redis_unreachable", during="lock", agent=str(agent_id), error=cause(exc)
+                )
             await asyncio.sleep(wait)
             wait = min(wait * 2, 0.25)
 
@@ -513,9 +586,17 @@ class GroupConsumer:
         token = self._locks_held.pop(agent_id, None)
         if token is None:
             return
-        with contextlib.suppress(*_TRANSIENT):  # else it expires after claim_idle_ms
+        try:
             await self._rt.scripts.release(
                 keys=[self._rt.keys.lock(agent_id.type, agent_id.key)], args=[token]
+            )
+        except TRANSIENT as exc:
+            log.warning(
+                "redis_unreachable",
+                during="unlock",
+                agent=str(agent_id),
+                error=cause(exc),
+                action=f"the lock expires within {self._s.claim_idle_ms} ms",
             )
 
     # -- acks, heartbeat, reclaim -------------------------------------------------------------
@@ -535,6 +616,10 @@ class GroupConsumer:
             await self._flush_acks()
 
     async def _flush_acks(self) -> None:
+        """Acknowledge what was handled, one XACK per stream in one round trip. A transient
+        fault is retried with backoff (an ack is idempotent); a command Redis refuses (NOPERM
+        under an ACL user, say) is logged and its entries' slots are freed all the same: they
+        stay pending in Redis and a reclaim redelivers them (at-least-once)."""
         acks, self._acks, self._acks_queued = self._acks, {}, 0
         if self._ack_timer is not None:
             self._ack_timer.cancel()
@@ -542,20 +627,48 @@ class GroupConsumer:
         if not acks:
             return
         commands = [["XACK", stream, self.group, *ids] for stream, ids in acks.items()]
+        backoff = Backoff(0.05, 2.0)
         while True:
             try:
                 results = await self._rt.fast.execute(commands)
                 break
-            except _TRANSIENT as exc:
-                if self._stopping:
-                    return  # unacked entries are redelivered: at-least-once
-                log.warning("redis_unreachable", during="ack", error=str(exc))
-                await asyncio.sleep(0.2)
-        for error in results:
-            if isinstance(error, Exception):
-                raise error
-        for stream, ids in acks.items():
+            except TRANSIENT as exc:
+                if self._stopping or backoff.attempt >= _ACK_ATTEMPTS:
+                    log.warning(
+                        "ack_failed",
+                        group=self.group,
+                        entries=sum(len(ids) for ids in acks.values()),
+                        error=cause(exc),
+                        attempt=backoff.attempt + 1,
+                        action="left pending for reclaim",
+                    )
+                    results = [exc] * len(commands)
+                    break
+                log.warning(
+                    "redis_unreachable",
+                    during="ack",
+                    group=self.group,
+                    error=cause(exc),
+                    attempt=backoff.attempt + 1,
+                    retry_s=round(backoff.next_s, 3),
+                )
+                await backoff.wait()
+        for (stream, ids), result in zip(acks.items(), results, strict=True):
+            if isinstance(result, Exception) and not isinstance(result, TRANSIENT):
+                log.error(
+                    "ack_refused",
+                    group=self.group,
+                    stream=stream,
+                    entries=len(ids),
+                    error=cause(result),
+                    action="left pending for reclaim",
+                )
             self._acked(stream, ids)
+
+    def _abandon(self, stream: str, entry_id: str) -> None:
+        """Stop holding an entry without acknowledging it: it stays pending in Redis, and a
+        reclaim (any replica's) redelivers it after ``claim_idle_ms``, counted."""
+        self._acked(stream, [entry_id])
 
     def _acked(self, stream: str, entry_ids: list[str]) -> None:
         for entry_id in entry_ids:
@@ -584,8 +697,8 @@ class GroupConsumer:
                             client=pipe,
                         )
                     await pipe.execute()
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="heartbeat", error=str(exc))
+            except TRANSIENT as exc:
+                log.warning("redis_unreachable", during="heartbeat", error=cause(exc))
 
     async def _reclaim_loop(self) -> None:
         interval = self._s.claim_idle_ms / 1000 / 2
@@ -593,8 +706,8 @@ class GroupConsumer:
             try:
                 for stream in list(self.streams):
                     await self._reclaim(stream)
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="reclaim", error=str(exc))
+            except TRANSIENT as exc:
+                log.warning("redis_unreachable", during="reclaim", error=cause(exc))
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
@@ -628,7 +741,6 @@ class GroupConsumer:
                 if fields is None:
                     await self._redis.xack(stream, self.group, entry_id)
                 elif delivery > self._s.max_deliveries:
-                    self._inflight[(stream, entry_id)] = time.monotonic()
                     await self._rt.dead_letter_raw(
                         stream,
                         entry_id,
@@ -636,6 +748,7 @@ class GroupConsumer:
                         fields,
                         f"gave up after {delivery - 1} deliveries: consumers stopped responding",
                     )
+                    self._inflight[(stream, entry_id)] = time.monotonic()
                     self._queue_ack(stream, entry_id)
                 else:
                     self._accept(stream, entry_id, fields, delivery)

@@ -15,7 +15,6 @@ import contextlib
 import json
 import math
 import time
-import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -26,13 +25,13 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._agent import BaseAgent
-from .._cancellation import CancellationToken
+from .._cancellation import CancellationToken, RunningHandlers
 from .._ids import AgentId, AgentType, TopicId
 from .._runtime import AgentRegistry
 from .._subscription import TypeSubscription
+from .._tasks import cancel_and_wait, spawn, supervise
 from ..exceptions import (
     BadMessageError,
     CantHandleException,
@@ -43,15 +42,15 @@ from ..exceptions import (
 )
 from ..keys import Keys
 from . import scripts as lua
-from .consumer import GroupConsumer, cancel_and_wait, supervise
+from .consumer import GroupConsumer
 from .fastpath import FastRedis, connection_options, new_message_id, stream_entries
 from .settings import RuntimeSettings
+from .transient import TRANSIENT, cause
 from .wire import Envelope, build_fields, parse_entry
 
 __all__ = ["RedisStreamsRuntime"]
 
 log = structlog.get_logger("agent_streams")
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 @dataclass(slots=True)
@@ -108,7 +107,7 @@ class RedisStreamsRuntime:
             renew=self.redis.register_script(lua.RENEW_LOCK),
         )
         self.runtime_id = uuid.uuid4().hex
-        self.tokens: dict[str, set[CancellationToken]] = {}
+        self.running = RunningHandlers()
         self._cancels_heard: OrderedDict[str, None] = OrderedDict()  # newest last, bounded
         self._listening_since_ms = math.inf
         self._consumers: dict[str, GroupConsumer] = {}
@@ -200,10 +199,7 @@ class RedisStreamsRuntime:
         await asyncio.shield(self._ready)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn(coro, self._tasks)
 
     async def stop(self) -> None:
         """Stop reading, drain in-flight handlers within ``drain_grace_s``, then close."""
@@ -225,7 +221,7 @@ class RedisStreamsRuntime:
             await self._pubsub.aclose()
         await self.registry.close_all()
         if self._sent_requests:  # a publish-only process (the client) may not DEL (Redis ACL)
-            with contextlib.suppress(*_TRANSIENT):
+            with contextlib.suppress(*TRANSIENT):
                 await self.redis.delete(self.keys.reply(self.runtime_id))
         await self.fast.close()
         if self._own_redis:
@@ -360,9 +356,9 @@ class RedisStreamsRuntime:
             try:
                 results = await self.fast.execute(commands)
                 break
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 log.warning(
-                    "redis_unreachable", during="publish", error=str(exc), attempt=attempt + 1
+                    "redis_unreachable", during="publish", error=cause(exc), attempt=attempt + 1
                 )
                 await asyncio.sleep(min(0.1 * 2**attempt, 3.0))
         else:
@@ -438,10 +434,10 @@ class RedisStreamsRuntime:
                 timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
             status, reply = await waiter
         except TimeoutError:
-            await self._cancel_remote(mid)
+            await self._cancel(mid, mark=True)
             raise TimeoutError(f"no reply from {recipient} within {timeout} s") from None
         except asyncio.CancelledError:
-            await asyncio.shield(self._cancel_remote(mid))
+            await asyncio.shield(self._cancel(mid, mark=True))
             raise
         finally:
             if timer is not None:
@@ -465,19 +461,27 @@ class RedisStreamsRuntime:
                 "(the handler has run)"
             ) from exc
 
-    async def _cancel_remote(self, message_id: str) -> None:
+    async def cancel_message(self, message_id: str) -> None:
+        """Cancel the handlers of message ``message_id`` running now, in whichever process:
+        their ``CancellationToken`` is cancelled (the cancel channel). A Redis fault is logged,
+        not raised: a cancel is best effort."""
+        await self._cancel(message_id, mark=False)
+
+    async def _cancel(self, message_id: str, *, mark: bool) -> None:
+        """``mark``: also leave a mark (``reply_ttl_s``) so that a request of this process not
+        started yet is skipped when it is (needs SET on ``cancelled:*``: a requester's grant)."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(self.keys.cancelled(message_id), 1, ex=self.settings.reply_ttl_s)
+                if mark:
+                    pipe.set(self.keys.cancelled(message_id), 1, ex=self.settings.reply_ttl_s)
                 pipe.publish(self.keys.cancel_channel, message_id)
                 await pipe.execute()
-        except _TRANSIENT as exc:
-            log.warning("cancel_not_sent", id=message_id, error=str(exc))
+        except TRANSIENT as exc:
+            log.warning("cancel_not_sent", id=message_id, error=cause(exc))
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
         message_id = message["data"].decode()
-        for token in list(self.tokens.get(message_id, ())):
-            token.cancel()
+        self.running.cancel(message_id)
         self._cancels_heard[message_id] = None  # for a request whose handler has not started
         if len(self._cancels_heard) > 10_000:
             self._cancels_heard.popitem(last=False)
@@ -535,8 +539,8 @@ class RedisStreamsRuntime:
                 )
                 if isinstance(raw, Exception):
                     raise raw
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="replies", error=str(exc))
+            except TRANSIENT as exc:
+                log.warning("redis_unreachable", during="replies", error=cause(exc))
                 await asyncio.sleep(0.5)
                 continue
             for _stream, entries in stream_entries(raw):
@@ -579,19 +583,6 @@ class RedisStreamsRuntime:
         stream by then), so that the agent type that gave up can tell whoever waits for an
         answer. A listener's error is logged, never raised."""
         self._dead_letter_listeners.append(listener)
-
-    async def dead_letter(
-        self, env: Envelope, group: str, exc: BaseException, attempts: int
-    ) -> None:
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        await self.dead_letter_raw(
-            env.stream,
-            env.entry_id,
-            group,
-            None,
-            f"handler failed {attempts} times: {text}",
-            env=env,
-        )
 
     async def dead_letter_raw(
         self,
@@ -643,8 +634,8 @@ class RedisStreamsRuntime:
         for listener in self._dead_letter_listeners:
             try:
                 await listener(dead)
-            except Exception as exc:  # a listener must not undo the dead letter
-                log.error("dead_letter_listener_failed", id=dead.message_id, error=repr(exc))
+            except Exception:  # a listener must not undo the dead letter
+                log.exception("dead_letter_listener_failed", id=dead.message_id)
 
     async def _record_failure(self, error: dict[str, str], fields: dict[bytes, bytes]) -> None:
         original = {

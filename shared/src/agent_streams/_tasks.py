@@ -1,0 +1,68 @@
+"""Background tasks in one process: spawn them, supervise loops, cancel them and wait.
+
+Every task the runtimes start goes through ``spawn``: a reference is kept until it ends (the
+event loop keeps only weak ones), and an exception it ends with is logged with its traceback
+at once instead of surfacing, maybe, as "Task exception was never retrieved" at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
+
+import structlog
+
+__all__ = ["cancel_and_wait", "spawn", "supervise"]
+
+log = structlog.get_logger("agent_streams")
+
+
+def spawn(coro: Coroutine[Any, Any, Any], tasks: set[asyncio.Task[Any]]) -> asyncio.Task[Any]:
+    """Start ``coro`` as a task held in ``tasks`` until it ends; its exception is logged."""
+    task = asyncio.get_running_loop().create_task(coro)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    task.add_done_callback(_log_failure)
+    return task
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()  # retrieved: asyncio will not report it again
+    if exc is not None:
+        log.error("task_failed", task=task.get_coro().__qualname__, exc_info=exc)  # type: ignore[union-attr]
+
+
+async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
+    """Run a background loop forever: an unexpected error is logged and the loop restarted
+    (after a pause), so a consumer never silently stops reading."""
+    while True:
+        try:
+            await loop_fn()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background_loop_failed", loop=name, action="restarting in 1 s")
+            await asyncio.sleep(1.0)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until all are done, cancelling again when a cancel was lost.
+
+    On Python 3.11 ``asyncio.wait_for``, which redis-py wraps every command send in when a
+    ``socket_timeout`` is set (its default), drops a cancellation that lands just as the send
+    completes (CPython gh-86296, fixed in 3.12): one ``cancel()`` may not stop a task that talks
+    to Redis, and a plain ``gather`` after it can wait forever.
+    """
+    tasks = list(tasks)
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" at exit

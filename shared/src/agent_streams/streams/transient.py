@@ -1,0 +1,54 @@
+"""Transient Redis faults: what counts as one, how it is logged, and how to back off from it.
+
+A transient fault is a lost or refused connection, or a timeout: trying again later may work.
+Everything else Redis says (``NOPERM``, ``WRONGTYPE``, a script error) is a fault in this
+deployment that retrying cannot fix, and is logged with its traceback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = ["TRANSIENT", "Backoff", "cause"]
+
+TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+"""The errors the runtime retries (with backoff, each retry counted and logged)."""
+
+
+def cause(exc: BaseException) -> str:
+    """``Type: message``, the form every fault log line and dead letter gives its cause in."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Backoff:
+    """Exponential backoff with jitter for one retrying loop; counts the attempts.
+
+    Args:
+        first_s: the first pause.
+        cap_s: the longest pause.
+    """
+
+    def __init__(self, first_s: float = 0.05, cap_s: float = 5.0) -> None:
+        self._first_s = first_s
+        self._cap_s = cap_s
+        self.attempt = 0
+
+    @property
+    def next_s(self) -> float:
+        """The pause the next ``wait`` takes (without its jitter)."""
+        return min(self._first_s * 2.0**self.attempt, self._cap_s)
+
+    async def wait(self) -> None:
+        """Count one failed attempt and pause (between 1x and 1.5x the nominal pause: replicas
+        that failed together do not retry together)."""
+        pause = self.next_s * (1 + random.random() / 2)
+        self.attempt += 1
+        await asyncio.sleep(pause)
+
+    def reset(self) -> None:
+        self.attempt = 0
