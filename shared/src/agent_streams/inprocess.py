@@ -21,7 +21,7 @@ from ._agent import BaseAgent
 from ._cancellation import CancellationToken, RunningHandlers
 from ._context import MessageContext
 from ._ids import AgentId, AgentType, TopicId
-from ._runtime import AgentRegistry
+from ._registry import AgentRegistry
 from ._subscription import TypeSubscription
 from .exceptions import (
     CantHandleException,

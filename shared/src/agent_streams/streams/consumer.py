@@ -1,20 +1,14 @@
-"""One consumer group (= one agent type) in one process: read, dispatch, ack, heartbeat, reclaim.
+"""One consumer group (= one agent type) in one process: read, mailboxes, dispatch, reclaim.
 
-Delivery is at-least-once. An entry is acknowledged only after its handler returned. Acks are
-batched: they go out (one XACK per stream, one pipeline) when a worker has no queued message
-left, when a read batch's worth is waiting, or ``_ACK_DELAY_S`` after the first, so a burst
-does not cost one round trip per message. Entries this process holds are kept alive by a
-heartbeat (XCLAIM JUSTID resets their idle time) so a long handler is not reclaimed mid-run;
-entries left by a consumer that died are reclaimed by a live one after ``claim_idle_ms``. A
-handler that raises is retried with backoff, and after ``max_deliveries`` the entry goes to the
-dead-letter stream with the error. Bad input is answered on the errors stream and dead-lettered
-at once (retrying cannot fix it).
-
-One agent instance handles one message at a time: entries are queued per ``AgentId`` and one
-worker drains that queue holding the agent's lock in Redis, so a second replica waits for it.
-The lock is kept ``_LOCK_LINGER_S`` after the queue runs dry: the agent's next message (an RPC
-loop, a conversation's next turn, a burst) then costs no SET NX and no release round trip, and
-another replica waits at most that much longer for it.
+Delivery is at-least-once: an entry is acknowledged (``acks``) only after its handler
+returned. Entries are queued per ``AgentId`` (a mailbox) and one worker drains each mailbox
+holding the agent's lock (``locks``), so one agent instance handles one message at a time, even
+across replicas. A failing step of a delivery (the handler, or a transient Redis fault around
+it) is retried with backoff, each retry counted as a delivery, and after ``max_deliveries`` the
+entry is dead-lettered (``failures``); bad input is answered and dead-lettered at once
+(retrying cannot fix it). Entries this process holds are kept alive by a heartbeat (XCLAIM
+JUSTID resets their idle time), so a long handler is not reclaimed mid-run; entries left by a
+consumer that died are reclaimed by a live one after ``claim_idle_ms``.
 """
 
 from __future__ import annotations
@@ -23,34 +17,38 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import ResponseError
 
-from .._cancellation import CancellationToken
+from .._cancellation import CancellationToken, RunningHandlers
 from .._context import MessageContext
 from .._ids import AgentId, TopicId
 from .._tasks import cancel_and_wait, spawn, supervise
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
+from .acks import AckBatcher
 from .fastpath import stream_entries
+from .locks import AgentLocks
 from .transient import TRANSIENT, Backoff, cause
 from .wire import Envelope, parse_entry
 
 if TYPE_CHECKING:
-    from .runtime import RedisStreamsRuntime
+    import redis.asyncio as aioredis
+
+    from .._registry import AgentRegistry
+    from ..keys import Keys
+    from .failures import FailureRecorder
+    from .fastpath import FastRedis
+    from .rpc import Rpc
+    from .settings import RuntimeSettings
 
 __all__ = ["GroupConsumer"]
 
 log = structlog.get_logger("agent_streams")
-_ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
-_LOCK_LINGER_S = 0.05  # an idle agent's lock is released this long after its last message
 _ID_CACHE = 4096  # AgentIds / TopicIds kept for reuse, per consumer
-_ACK_ATTEMPTS = 8  # transient faults an ack round trip outlives before its entries are let go
 _YIELD_BELOW = 8  # read batches smaller than this let their handlers start before reading on
 
 
@@ -103,11 +101,41 @@ class _Mailbox:
 
 
 class GroupConsumer:
-    def __init__(self, runtime: RedisStreamsRuntime, agent_type: str, streams: dict[str, str]):
-        self._rt = runtime
-        self._running = runtime.running
-        self._redis: aioredis.Redis = runtime.redis
-        self._s = runtime.settings
+    """The consumer of one agent type's group on its streams, in this process.
+
+    Args:
+        agent_type: the agent type (= the consumer group).
+        streams: stream key -> topic type ("" for the agent type's inbox).
+        redis: the runtime's client; ``fast`` its hot-path commands.
+        keys: the namespace's key names; ``settings`` the delivery settings.
+        registry: the agent instances, their local locks and message types.
+        rpc: expiry checks and replies of requests.
+        failures: where bad input and dead letters go.
+        running: the tokens of running handlers (for cancels).
+    """
+
+    def __init__(
+        self,
+        agent_type: str,
+        streams: dict[str, str],
+        *,
+        redis: aioredis.Redis,
+        fast: FastRedis,
+        keys: Keys,
+        settings: RuntimeSettings,
+        registry: AgentRegistry,
+        rpc: Rpc,
+        failures: FailureRecorder,
+        running: RunningHandlers,
+    ) -> None:
+        self._redis = redis
+        self._fast = fast
+        self._keys = keys
+        self._s = settings
+        self._registry = registry
+        self._rpc = rpc
+        self._failures = failures
+        self._running = running
         self.agent_type = agent_type
         self.group = agent_type
         # stream key -> topic type (None for the agent type's direct-message inbox)
@@ -115,19 +143,15 @@ class GroupConsumer:
         self._mailboxes: dict[AgentId, _Mailbox] = {}
         self._agent_ids: dict[str, AgentId] = {}  # key -> AgentId of this type (bounded)
         self._topic_ids: dict[tuple[str, str], TopicId] = {}
-        self._replies = runtime.keys.reply("")  # every reply stream's name starts with this
+        self._replies = keys.reply("")  # every reply stream's name starts with this
         self._log_handled = False  # whether "handled" lines are logged (INFO), per drain
         self._inflight: dict[tuple[str, str], float] = {}  # (stream, entry id) -> since
         self._capacity = asyncio.Event()
         self._capacity.set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._acks: dict[str, list[str]] = {}
-        self._acks_queued = 0
-        self._ack_timer: asyncio.TimerHandle | None = None
-        self._ack_event = asyncio.Event()
-        self._locks_held: dict[AgentId, str] = {}
-        self._lock_timers: dict[AgentId, asyncio.TimerHandle] = {}
+        self._acks = AckBatcher(fast, self.group, settings.read_batch, self._acked)
+        self._locks = AgentLocks(redis, keys, settings.claim_idle_ms, registry.lock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
@@ -137,10 +161,10 @@ class GroupConsumer:
         # Announce which types this agent type takes on each topic, so that a consumer of
         # another agent type on the same topic can tell "someone else's message" (skip it,
         # as autogen does) from a type nobody handles (bad input: answer it).
-        names = self._rt.registry.handled_type_names(self.agent_type)
+        names = self._registry.handled_type_names(self.agent_type)
         for topic in self.streams.values():
             if topic is not None and names:
-                await self._redis.sadd(self._rt.keys.topic_types(topic), *names)
+                await self._redis.sadd(self._keys.topic_types(topic), *names)
         for stream in self.streams:
             try:
                 await self._redis.xgroup_create(
@@ -155,7 +179,7 @@ class GroupConsumer:
 
     def start(self) -> None:
         self._reader = self._spawn(supervise("read", self._read_loop))
-        self._spawn(supervise("ack", self._ack_loop))
+        self._spawn(supervise("ack", self._acks.run))
         self._spawn(supervise("heartbeat", self._heartbeat_loop))
         self._spawn(supervise("reclaim", self._reclaim_loop))
 
@@ -172,16 +196,13 @@ class GroupConsumer:
         if workers:
             _done, pending = await asyncio.wait(workers, timeout=grace_s)
             await cancel_and_wait(pending)
-        await self._flush_acks()
+        await self._acks.stop()
         await cancel_and_wait(self._tasks)
-        for timer in self._lock_timers.values():
-            timer.cancel()
-        for agent_id in list(self._locks_held):
-            await self._release_lock(agent_id)
+        await self._locks.release_all()
 
     @property
     def idle(self) -> bool:
-        return not self._inflight and not any(self._acks.values())
+        return not self._inflight and not self._acks.pending
 
     async def wait_idle(self, timeout: float) -> bool:
         try:
@@ -201,7 +222,7 @@ class GroupConsumer:
                 continue
             try:
                 streams = list(self.streams)
-                (raw,) = await self._rt.fast.execute(
+                (raw,) = await self._fast.execute(
                     [
                         [
                             "XREADGROUP",
@@ -248,7 +269,7 @@ class GroupConsumer:
                     entry_id = entry_id_raw.decode()
                     accepted += 1
                     if fields is None:  # trimmed while pending
-                        self._queue_ack(stream, entry_id)
+                        self._acks.queue(stream, entry_id)
                         continue
                     self._accept(stream, entry_id, fields, 1)
             if 0 < accepted < _YIELD_BELOW:
@@ -263,7 +284,7 @@ class GroupConsumer:
         self._idle.clear()
         try:
             env = parse_entry(stream, entry_id, fields, max_body_bytes=self._s.max_body_bytes)
-            message = self._rt.registry.messages.decode(env.type, env.body, env.version)
+            message = self._registry.messages.decode(env.type, env.body, env.version)
             # The reply goes wherever reply_to says: only this namespace's reply streams, or
             # an entry could make a service write into a topic or outside the namespace.
             replies = self._replies
@@ -281,7 +302,7 @@ class GroupConsumer:
         if topic is not None and env.source is not None:  # a topic entry has one (see above)
             agent_id = self._agent_id(env.source)
             if env.sender == agent_id:  # a publisher never receives its own publish
-                self._queue_ack(stream, entry_id)
+                self._acks.queue(stream, entry_id)
                 return
         else:
             agent_id = self._agent_id(env.key or "default")
@@ -329,23 +350,19 @@ class GroupConsumer:
         topic = self.streams.get(stream)
         if isinstance(exc, UnknownMessageType) and topic is not None:
             name = fields.get(b"type", b"").decode(errors="replace")
-            if name and await self._redis.sismember(self._rt.keys.topic_types(topic), name):
+            if name and await self._redis.sismember(self._keys.topic_types(topic), name):
                 # Another agent type on this topic handles it: not ours, not bad input.
                 log.debug("skipped_foreign_type", group=self.group, type=name)
-                self._queue_ack(stream, entry_id)
+                self._acks.queue(stream, entry_id)
                 return
-        await self._rt.report_bad_input(stream, entry_id, self.group, fields, exc)
-        self._queue_ack(stream, entry_id)
+        await self._failures.bad_input(stream, entry_id, self.group, fields, exc)
+        self._acks.queue(stream, entry_id)
 
     # -- handling -------------------------------------------------------------------------
     async def _drain(self, agent_id: AgentId, mailbox: _Mailbox) -> None:
         try:
-            async with self._rt.registry.lock(agent_id):
-                timer = self._lock_timers.pop(agent_id, None)
-                if timer is not None:
-                    timer.cancel()
-                if agent_id not in self._locks_held:  # else still held from its last message
-                    await self._acquire_lock(agent_id)
+            async with self._registry.lock(agent_id):
+                await self._locks.acquire(agent_id)
                 try:
                     self._log_handled = log.is_enabled_for(logging.INFO)
                     worker = asyncio.current_task()
@@ -366,15 +383,12 @@ class GroupConsumer:
                             )
                             self._abandon(item.envelope.stream, item.envelope.entry_id)
                         mailbox.items.popleft()
-                    if self._acks_queued:  # nothing queued here: acknowledge what was handled
-                        self._ack_event.set()
+                    self._acks.wake()  # nothing queued here: acknowledge what was handled
                 finally:
                     if self._stopping:
-                        await self._release_lock(agent_id)
+                        await self._locks.release(agent_id)
                     else:
-                        self._lock_timers[agent_id] = asyncio.get_running_loop().call_later(
-                            _LOCK_LINGER_S, self._release_idle_lock, agent_id
-                        )
+                        self._locks.linger(agent_id, self._mailboxes.__contains__)
         finally:
             mailbox.worker = None
             if mailbox.items and not self._stopping:
@@ -427,9 +441,9 @@ class GroupConsumer:
                         claim = False
                     step = "expiry"
                     if not checked:
-                        if await self._rt.rpc_expired(env, item.delivery):
+                        if await self._rpc.expired(env, item.delivery):
                             outcome = "skipped_cancelled"
-                            self._queue_ack(env.stream, env.entry_id)
+                            self._acks.queue(env.stream, env.entry_id)
                             break
                         checked = True
                     step = "handle"
@@ -437,15 +451,13 @@ class GroupConsumer:
                         ran = await self._run_handler(agent_id, item.message, ctx, token, running)
                         if ran is _CANCELLED:
                             outcome = "cancelled"
-                            self._queue_ack(env.stream, env.entry_id)
+                            self._acks.queue(env.stream, env.entry_id)
                             break
                         if isinstance(ran, _Failed):
                             if is_rpc and not isinstance(ran.error, TRANSIENT):
                                 # The caller gets the handler's error: retrying is its call.
                                 step, outcome = "reply", "error_replied"
-                                await self._rt.send_reply(
-                                    env, error=ran.error, ack_group=self.group
-                                )
+                                await self._rpc.reply(env, error=ran.error, ack_group=self.group)
                                 self._acked(env.stream, [env.entry_id])
                                 break
                             raise ran.error
@@ -453,10 +465,10 @@ class GroupConsumer:
                     step = "reply"
                     # A reply carries its entry's XACK in the same write: one round trip.
                     if is_rpc:
-                        await self._rt.send_reply(env, result=result, ack_group=self.group)
+                        await self._rpc.reply(env, result=result, ack_group=self.group)
                         self._acked(env.stream, [env.entry_id])
                     else:
-                        self._queue_ack(env.stream, env.entry_id)
+                        self._acks.queue(env.stream, env.entry_id)
                     break
                 except Exception as exc:
                     if step != "handle" and not isinstance(exc, TRANSIENT):
@@ -475,8 +487,8 @@ class GroupConsumer:
                     )
                     reason = f"{_STEP_FAILED[step]} {item.delivery} times: {cause(fault)}"
                     try:
-                        await self._rt.dead_letter_raw(
-                            env.stream, env.entry_id, self.group, None, reason, env=env
+                        await self._failures.dead_letter(
+                            env.stream, env.entry_id, self.group, reason, env=env
                         )
                     except TRANSIENT as exc:
                         outcome = "abandoned"
@@ -488,7 +500,7 @@ class GroupConsumer:
                         )
                         self._abandon(env.stream, env.entry_id)
                         break
-                    self._queue_ack(env.stream, env.entry_id)
+                    self._acks.queue(env.stream, env.entry_id)
                     break
                 pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
                 log.warning(
@@ -524,7 +536,7 @@ class GroupConsumer:
         outcome: Any
         running.active = True
         try:
-            outcome = await self._rt.registry.deliver(agent_id, message, ctx)
+            outcome = await self._registry.deliver(agent_id, message, ctx)
         except asyncio.CancelledError:
             if not running.requested:
                 raise  # this worker is being cancelled (stop), not by the token
@@ -554,117 +566,7 @@ class GroupConsumer:
             duration_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
 
-    # -- the agent's lock across replicas ---------------------------------------------------
-    async def _acquire_lock(self, agent_id: AgentId) -> None:
-        key = self._rt.keys.lock(agent_id.type, agent_id.key)
-        token = uuid.uuid4().hex
-        wait = 0.005
-        while True:
-            try:
-                if await self._redis.set(key, token, nx=True, px=self._s.claim_idle_ms):
-                    self._locks_held[agent_id] = token
-                    return
-            except TRANSIENT as exc:
-                log.warning(
-                    "redis_unreachable", during="lock", agent=str(agent_id), error=cause(exc)
-                )
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 0.25)
-
-    def _release_idle_lock(self, agent_id: AgentId) -> None:
-        self._lock_timers.pop(agent_id, None)
-
-        async def release() -> None:
-            # Under the agent's local lock: never while a worker for it runs.
-            async with self._rt.registry.lock(agent_id):
-                if agent_id not in self._lock_timers and agent_id not in self._mailboxes:
-                    await self._release_lock(agent_id)
-
-        self._spawn(release())
-
-    async def _release_lock(self, agent_id: AgentId) -> None:
-        token = self._locks_held.pop(agent_id, None)
-        if token is None:
-            return
-        try:
-            await self._rt.scripts.release(
-                keys=[self._rt.keys.lock(agent_id.type, agent_id.key)], args=[token]
-            )
-        except TRANSIENT as exc:
-            log.warning(
-                "redis_unreachable",
-                during="unlock",
-                agent=str(agent_id),
-                error=cause(exc),
-                action=f"the lock expires within {self._s.claim_idle_ms} ms",
-            )
-
     # -- acks, heartbeat, reclaim -------------------------------------------------------------
-    def _queue_ack(self, stream: str, entry_id: str) -> None:
-        self._acks.setdefault(stream, []).append(entry_id)
-        self._acks_queued += 1
-        if self._acks_queued >= self._s.read_batch:
-            self._ack_event.set()
-        elif self._ack_timer is None:
-            loop = asyncio.get_running_loop()
-            self._ack_timer = loop.call_later(_ACK_DELAY_S, self._ack_event.set)
-
-    async def _ack_loop(self) -> None:
-        while True:
-            await self._ack_event.wait()
-            self._ack_event.clear()
-            await self._flush_acks()
-
-    async def _flush_acks(self) -> None:
-        """Acknowledge what was handled, one XACK per stream in one round trip. A transient
-        fault is retried with backoff (an ack is idempotent); a command Redis refuses (NOPERM
-        under an ACL user, say) is logged and its entries' slots are freed all the same: they
-        stay pending in Redis and a reclaim redelivers them (at-least-once)."""
-        acks, self._acks, self._acks_queued = self._acks, {}, 0
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
-        if not acks:
-            return
-        commands = [["XACK", stream, self.group, *ids] for stream, ids in acks.items()]
-        backoff = Backoff(0.05, 2.0)
-        while True:
-            try:
-                results = await self._rt.fast.execute(commands)
-                break
-            except TRANSIENT as exc:
-                if self._stopping or backoff.attempt >= _ACK_ATTEMPTS:
-                    log.warning(
-                        "ack_failed",
-                        group=self.group,
-                        entries=sum(len(ids) for ids in acks.values()),
-                        error=cause(exc),
-                        attempt=backoff.attempt + 1,
-                        action="left pending for reclaim",
-                    )
-                    results = [exc] * len(commands)
-                    break
-                log.warning(
-                    "redis_unreachable",
-                    during="ack",
-                    group=self.group,
-                    error=cause(exc),
-                    attempt=backoff.attempt + 1,
-                    retry_s=round(backoff.next_s, 3),
-                )
-                await backoff.wait()
-        for (stream, ids), result in zip(acks.items(), results, strict=True):
-            if isinstance(result, Exception) and not isinstance(result, TRANSIENT):
-                log.error(
-                    "ack_refused",
-                    group=self.group,
-                    stream=stream,
-                    entries=len(ids),
-                    error=cause(result),
-                    action="left pending for reclaim",
-                )
-            self._acked(stream, ids)
-
     def _abandon(self, stream: str, entry_id: str) -> None:
         """Stop holding an entry without acknowledging it: it stays pending in Redis, and a
         reclaim (any replica's) redelivers it after ``claim_idle_ms``, counted."""
@@ -690,12 +592,7 @@ class GroupConsumer:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for stream, ids in by_stream.items():
                         pipe.xclaim(stream, self.group, self._s.consumer_name, 0, ids, justid=True)
-                    for agent_id, token in self._locks_held.items():
-                        await self._rt.scripts.renew(
-                            keys=[self._rt.keys.lock(agent_id.type, agent_id.key)],
-                            args=[token, self._s.claim_idle_ms],
-                            client=pipe,
-                        )
+                    await self._locks.renew_in(pipe)
                     await pipe.execute()
             except TRANSIENT as exc:
                 log.warning("redis_unreachable", during="heartbeat", error=cause(exc))
@@ -741,15 +638,15 @@ class GroupConsumer:
                 if fields is None:
                     await self._redis.xack(stream, self.group, entry_id)
                 elif delivery > self._s.max_deliveries:
-                    await self._rt.dead_letter_raw(
+                    await self._failures.dead_letter(
                         stream,
                         entry_id,
                         self.group,
-                        fields,
                         f"gave up after {delivery - 1} deliveries: consumers stopped responding",
+                        fields=fields,
                     )
                     self._inflight[(stream, entry_id)] = time.monotonic()
-                    self._queue_ack(stream, entry_id)
+                    self._acks.queue(stream, entry_id)
                 else:
                     self._accept(stream, entry_id, fields, delivery)
             if len(rows) < 100:
