@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from redis.exceptions import ResponseError
 
-from .._cancellation import CancellationToken, RunningHandlers
-from .._context import MessageContext
+from .._cancellation import RunningHandlers
 from .._ids import AgentId, TopicId
 from .._tasks import cancel_and_wait, spawn, supervise
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
 from .acks import AckBatcher
+from .delivery import Deliverer, Item
 from .fastpath import stream_entries
 from .locks import AgentLocks
 from .transient import TRANSIENT, Backoff, cause
-from .wire import Envelope, parse_entry
+from .wire import parse_entry
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -52,51 +52,9 @@ _ID_CACHE = 4096  # AgentIds / TopicIds kept for reuse, per consumer
 _YIELD_BELOW = 8  # read batches smaller than this let their handlers start before reading on
 
 
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    """A handler's exception, as a value (a handler may return an exception object)."""
-
-    error: Exception
-
-
-_CANCELLED: Any = object()  # what _run_handler returns when the token cancelled the handler
-_STEP_FAILED = {  # the dead letter's reason, per failing step of _handle
-    "claim": "counting the redelivery failed",
-    "expiry": "checking the caller failed",
-    "handle": "handler failed",
-    "reply": "sending the reply failed",
-}
-
-
-@dataclass(slots=True)
-class _Item:
-    envelope: Envelope
-    delivery: int
-    message: Any = None
-
-
-@dataclass(slots=True)
-class _Running:
-    """The worker task running a handler, for its cancellation token."""
-
-    task: asyncio.Task[Any] | None
-    active: bool = False  # inside the handler now
-    requested: bool = False  # the token cancelled the task; to be taken back (uncancel)
-
-    def cancel_soon(self) -> None:
-        # A token may be cancelled from any thread: the cancel itself happens on the loop.
-        if self.task is not None:
-            self.task.get_loop().call_soon_threadsafe(self._cancel)
-
-    def _cancel(self) -> None:
-        if self.active and not self.requested and self.task is not None:
-            self.requested = True
-            self.task.cancel()
-
-
 @dataclass(slots=True)
 class _Mailbox:
-    items: deque[_Item] = field(default_factory=deque)
+    items: deque[Item] = field(default_factory=deque)
     worker: asyncio.Task[None] | None = None
 
 
@@ -144,7 +102,6 @@ class GroupConsumer:
         self._agent_ids: dict[str, AgentId] = {}  # key -> AgentId of this type (bounded)
         self._topic_ids: dict[tuple[str, str], TopicId] = {}
         self._replies = keys.reply("")  # every reply stream's name starts with this
-        self._log_handled = False  # whether "handled" lines are logged (INFO), per drain
         self._inflight: dict[tuple[str, str], float] = {}  # (stream, entry id) -> since
         self._capacity = asyncio.Event()
         self._capacity.set()
@@ -152,6 +109,17 @@ class GroupConsumer:
         self._idle.set()
         self._acks = AckBatcher(fast, self.group, settings.read_batch, self._acked)
         self._locks = AgentLocks(redis, keys, settings.claim_idle_ms, registry.lock)
+        self._deliverer = Deliverer(
+            self.group,
+            redis=redis,
+            settings=settings,
+            registry=registry,
+            rpc=rpc,
+            failures=failures,
+            acks=self._acks,
+            running=running,
+            let_go=self._acked,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
@@ -309,7 +277,7 @@ class GroupConsumer:
         mailbox = self._mailboxes.get(agent_id)
         if mailbox is None:
             mailbox = self._mailboxes[agent_id] = _Mailbox()
-        mailbox.items.append(_Item(env, delivery, message))
+        mailbox.items.append(Item(env, delivery, message))
         if mailbox.worker is None:
             mailbox.worker = self._spawn(self._drain(agent_id, mailbox))
 
@@ -364,12 +332,15 @@ class GroupConsumer:
             async with self._registry.lock(agent_id):
                 await self._locks.acquire(agent_id)
                 try:
-                    self._log_handled = log.is_enabled_for(logging.INFO)
+                    self._deliverer.log_handled = log.is_enabled_for(logging.INFO)
                     worker = asyncio.current_task()
                     while mailbox.items:
                         item = mailbox.items[0]
+                        topic = self.streams.get(item.envelope.stream)
+                        source = item.envelope.source or ""
+                        topic_id = self._topic_id(topic, source) if topic else None
                         try:
-                            await self._handle(agent_id, item, worker)
+                            await self._deliverer.handle(agent_id, item, worker, topic_id)
                         except Exception:
                             # Not transient, not the handler's: Redis refused a command
                             # (NOPERM, WRONGTYPE...). The entry stays pending; a reclaim
@@ -396,177 +367,6 @@ class GroupConsumer:
             elif not mailbox.items:
                 self._mailboxes.pop(agent_id, None)
 
-    async def _handle(
-        self, agent_id: AgentId, item: _Item, worker: asyncio.Task[Any] | None
-    ) -> None:
-        """Run one delivery to its end: handled (replied / acknowledged), cancelled, skipped,
-        or dead-lettered. A failing step (the handler raising, or a transient Redis fault in
-        the expiry check, the reply or the retry's claim) is logged once with its cause,
-        backed off from and counted as a delivery, up to ``max_deliveries``. Only a step that
-        failed runs again: a handler that returned is not re-run because its reply was lost."""
-        env = item.envelope
-        started = time.perf_counter()
-        is_rpc = env.reply_to is not None
-        token = CancellationToken()
-        topic = self.streams.get(env.stream)
-        ctx = MessageContext(
-            sender=env.sender,
-            topic_id=self._topic_id(topic, env.source or "") if topic else None,
-            is_rpc=is_rpc,
-            cancellation_token=token,
-            message_id=env.message_id,
-            delivery=item.delivery,
-        )
-        self._running.add(env.message_id, token)
-        # The handler runs in this worker's task (a task per message cost two event-loop turns
-        # and ~7 us): the token cancels the worker while, and only while, the handler runs.
-        running = _Running(worker)
-        token.add_callback(running.cancel_soon)
-        outcome = "ok"
-        claim = False  # whether this attempt must first record itself in Redis (XCLAIM)
-        checked = not is_rpc  # whether the request's caller is known to still wait
-        handled = False  # the handler returned (its result is in ``result``)
-        result: Any = None
-        try:
-            while True:
-                step = "claim"
-                fault: BaseException
-                try:
-                    if claim:
-                        # Count the redelivery in Redis too: a crash now cannot reset it.
-                        ids: list[Any] = [env.entry_id]
-                        await self._redis.xclaim(
-                            env.stream, self.group, self._s.consumer_name, 0, ids, justid=False
-                        )
-                        claim = False
-                    step = "expiry"
-                    if not checked:
-                        if await self._rpc.expired(env, item.delivery):
-                            outcome = "skipped_cancelled"
-                            self._acks.queue(env.stream, env.entry_id)
-                            break
-                        checked = True
-                    step = "handle"
-                    if not handled:
-                        ran = await self._run_handler(agent_id, item.message, ctx, token, running)
-                        if ran is _CANCELLED:
-                            outcome = "cancelled"
-                            self._acks.queue(env.stream, env.entry_id)
-                            break
-                        if isinstance(ran, _Failed):
-                            if is_rpc and not isinstance(ran.error, TRANSIENT):
-                                # The caller gets the handler's error: retrying is its call.
-                                step, outcome = "reply", "error_replied"
-                                await self._rpc.reply(env, error=ran.error, ack_group=self.group)
-                                self._acked(env.stream, [env.entry_id])
-                                break
-                            raise ran.error
-                        handled, result = True, ran
-                    step = "reply"
-                    # A reply carries its entry's XACK in the same write: one round trip.
-                    if is_rpc:
-                        await self._rpc.reply(env, result=result, ack_group=self.group)
-                        self._acked(env.stream, [env.entry_id])
-                    else:
-                        self._acks.queue(env.stream, env.entry_id)
-                    break
-                except Exception as exc:
-                    if step != "handle" and not isinstance(exc, TRANSIENT):
-                        raise  # a fault retrying cannot fix: _drain logs it with its traceback
-                    fault = exc
-                if item.delivery >= self._s.max_deliveries:
-                    outcome = "dead_lettered"
-                    log.error(
-                        "delivery_failed",
-                        agent=str(agent_id),
-                        id=env.message_id,
-                        step=step,
-                        attempt=item.delivery,
-                        error=cause(fault),
-                        action="dead-lettering",
-                    )
-                    reason = f"{_STEP_FAILED[step]} {item.delivery} times: {cause(fault)}"
-                    try:
-                        await self._failures.dead_letter(
-                            env.stream, env.entry_id, self.group, reason, env=env
-                        )
-                    except TRANSIENT as exc:
-                        outcome = "abandoned"
-                        log.warning(
-                            "dead_letter_failed",
-                            id=env.message_id,
-                            error=cause(exc),
-                            action="left pending for reclaim",
-                        )
-                        self._abandon(env.stream, env.entry_id)
-                        break
-                    self._acks.queue(env.stream, env.entry_id)
-                    break
-                pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
-                log.warning(
-                    "delivery_failed",
-                    agent=str(agent_id),
-                    id=env.message_id,
-                    step=step,
-                    attempt=item.delivery,
-                    error=cause(fault),
-                    action=f"retrying in {pause_s:.3f} s",
-                )
-                await asyncio.sleep(pause_s)
-                item.delivery += 1
-                ctx.delivery = item.delivery
-                claim = True
-        finally:
-            self._running.discard(env.message_id, token)
-        self._log(env, agent_id, item.delivery, outcome, started)
-
-    async def _run_handler(
-        self,
-        agent_id: AgentId,
-        message: Any,
-        ctx: MessageContext,
-        token: CancellationToken,
-        running: _Running,
-    ) -> Any:
-        """The handler's result, ``_Failed(error)`` when it raised, ``_CANCELLED`` when its
-        token cancelled it."""
-        if token.is_cancelled():
-            return _CANCELLED
-        cancelled = False
-        outcome: Any
-        running.active = True
-        try:
-            outcome = await self._registry.deliver(agent_id, message, ctx)
-        except asyncio.CancelledError:
-            if not running.requested:
-                raise  # this worker is being cancelled (stop), not by the token
-            cancelled = True
-        except Exception as error:
-            outcome = _Failed(error)
-        finally:
-            running.active = False
-        if running.requested:  # the token's cancel: taken back, once
-            running.requested = False
-            if running.task is not None and running.task.uncancel() and cancelled:
-                raise asyncio.CancelledError  # stop() cancelled the worker as well
-        return _CANCELLED if cancelled else outcome
-
-    def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
-        if not self._log_handled:
-            return
-        log.info(
-            "handled",
-            agent=str(agent_id),
-            stream=env.stream,
-            type=env.type,
-            id=env.message_id,
-            session=env.session,
-            attempt=attempt,
-            outcome=outcome,
-            duration_ms=round((time.perf_counter() - t0) * 1000, 2),
-        )
-
-    # -- acks, heartbeat, reclaim -------------------------------------------------------------
     def _abandon(self, stream: str, entry_id: str) -> None:
         """Stop holding an entry without acknowledging it: it stays pending in Redis, and a
         reclaim (any replica's) redelivers it after ``claim_idle_ms``, counted."""
