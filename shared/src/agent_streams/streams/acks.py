@@ -111,15 +111,7 @@ class AckBatcher:
                     )
                     results = [exc] * len(commands)
                     break
-                log.warning(
-                    "redis_unreachable",
-                    during="ack",
-                    group=self._group,
-                    error=cause(exc),
-                    attempt=backoff.attempt + 1,
-                    retry_s=round(backoff.next_s, 3),
-                )
-                await backoff.wait()
+                await backoff.retry("ack", exc, group=self._group)
         for (stream, ids), result in zip(acks.items(), results, strict=True):
             if isinstance(result, Exception) and not isinstance(result, TRANSIENT):
                 log.error(

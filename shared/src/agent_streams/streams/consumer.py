@@ -220,15 +220,7 @@ class GroupConsumer:
                 await self.ensure_groups()
                 continue
             except TRANSIENT as exc:
-                log.warning(
-                    "redis_unreachable",
-                    during="read",
-                    group=self.group,
-                    error=cause(exc),
-                    attempt=backoff.attempt + 1,
-                    retry_s=round(backoff.next_s, 3),
-                )
-                await backoff.wait()
+                await backoff.retry("read", exc, group=self.group)
                 continue
             accepted = 0
             for stream_raw, entries in response or ():

@@ -199,17 +199,19 @@ class Deliverer:
                     if step != "handle" and not isinstance(exc, TRANSIENT):
                         raise  # a fault retrying cannot fix: _drain logs it with its traceback
                     fault = exc
-                if item.delivery >= self._s.max_deliveries:
+                last = item.delivery >= self._s.max_deliveries
+                pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
+                (log.error if last else log.warning)(
+                    "delivery_failed",
+                    agent=str(agent_id),
+                    id=env.message_id,
+                    step=step,
+                    attempt=item.delivery,
+                    error=cause(fault),
+                    action="dead-lettering" if last else f"retrying in {pause_s:.3f} s",
+                )
+                if last:
                     outcome = "dead_lettered"
-                    log.error(
-                        "delivery_failed",
-                        agent=str(agent_id),
-                        id=env.message_id,
-                        step=step,
-                        attempt=item.delivery,
-                        error=cause(fault),
-                        action="dead-lettering",
-                    )
                     reason = f"{_STEP_FAILED[step]} {item.delivery} times: {cause(fault)}"
                     try:
                         await self._failures.dead_letter(
@@ -223,22 +225,10 @@ class Deliverer:
                             error=cause(exc),
                             action="left pending for reclaim",
                         )
-                        self._let_go(
-                            env.stream, [env.entry_id]
-                        )  # left pending: a reclaim redelivers it
+                        self._let_go(env.stream, [env.entry_id])  # a reclaim redelivers it
                         break
                     self._acks.queue(env.stream, env.entry_id)
                     break
-                pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
-                log.warning(
-                    "delivery_failed",
-                    agent=str(agent_id),
-                    id=env.message_id,
-                    step=step,
-                    attempt=item.delivery,
-                    error=cause(fault),
-                    action=f"retrying in {pause_s:.3f} s",
-                )
                 await asyncio.sleep(pause_s)
                 item.delivery += 1
                 ctx.delivery = item.delivery

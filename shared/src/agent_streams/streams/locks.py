@@ -76,15 +76,9 @@ class AgentLocks:
                 if await self._redis.set(key, token, nx=True, px=self._ttl_ms):
                     self._held[agent_id] = token
                     return
+                await backoff.wait()  # held by another replica
             except TRANSIENT as exc:
-                log.warning(
-                    "redis_unreachable",
-                    during="lock",
-                    agent=str(agent_id),
-                    error=cause(exc),
-                    attempt=backoff.attempt + 1,
-                )
-            await backoff.wait()
+                await backoff.retry("lock", exc, agent=str(agent_id))
 
     def linger(self, agent_id: AgentId, busy: Callable[[AgentId], bool]) -> None:
         """Release ``agent_id``'s lock ``_LINGER_S`` from now unless it is taken again or

@@ -13,7 +13,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 
@@ -33,10 +33,19 @@ if TYPE_CHECKING:
     from .publisher import Publisher
     from .settings import RuntimeSettings
 
-__all__ = ["Rpc"]
+__all__ = ["Rpc", "SendOptions"]
 
 log = structlog.get_logger("agent_streams")
 _CANCELS_KEPT = 10_000  # cancels heard for requests not started yet, newest kept
+
+
+class SendOptions(NamedTuple):
+    """``send_message``'s keyword arguments, passed on as one value."""
+
+    sender: AgentId | None
+    cancellation_token: CancellationToken | None
+    message_id: str | None
+    timeout: float | None
 
 
 class Rpc:
@@ -96,22 +105,9 @@ class Rpc:
                     action=f"it expires within {self._settings.reply_ttl_s} s",
                 )
 
-    async def send(
-        self,
-        message: Any,
-        recipient: AgentId,
-        *,
-        sender: AgentId | None = None,
-        cancellation_token: CancellationToken | None = None,
-        message_id: str | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Send to one agent (any process) and wait for its handler's return value.
-
-        Raises ``TimeoutError`` after ``timeout`` seconds, ``CantHandleException`` when the agent
-        has no handler for the type and ``RemoteHandlerError`` when the handler raised; on
-        timeout or cancellation the remote handler is cancelled too.
-        """
+    async def send(self, message: Any, recipient: AgentId, options: SendOptions) -> Any:
+        """``RedisStreamsRuntime.send_message``: the request, the wait, the reply decoded."""
+        sender, cancellation_token, message_id, timeout = options
         mid = message_id or new_message_id()
         name, body, version = self._messages.encode(message)
         deadline = int((time.time() + timeout) * 1000) if timeout else None

@@ -35,7 +35,7 @@ from .consumer import GroupConsumer
 from .failures import FailureRecorder, Listener
 from .fastpath import FastRedis, connection_options, new_message_id
 from .publisher import Publisher
-from .rpc import Rpc
+from .rpc import Rpc, SendOptions
 from .settings import RuntimeSettings
 from .wire import build_fields
 
@@ -272,14 +272,8 @@ class RedisStreamsRuntime:
         timeout or cancellation the remote handler is cancelled too.
         """
         await self.ready()
-        return await self._rpc.send(
-            message,
-            recipient,
-            sender=sender,
-            cancellation_token=cancellation_token,
-            message_id=message_id,
-            timeout=timeout,
-        )
+        options = SendOptions(sender, cancellation_token, message_id, timeout)
+        return await self._rpc.send(message, recipient, options)
 
     async def cancel_message(self, message_id: str) -> None:
         """Cancel the handlers of message ``message_id`` running now, in whichever process

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
+import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = ["TRANSIENT", "Backoff", "cause"]
+
+log = structlog.get_logger("agent_streams")
 
 TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 """The errors the runtime retries (with backoff, each retry counted and logged)."""
@@ -49,6 +53,19 @@ class Backoff:
         pause = self.next_s * (1 + random.random() / 2)
         self.attempt += 1
         await asyncio.sleep(pause)
+
+    async def retry(self, during: str, exc: BaseException, **fields: Any) -> None:
+        """Log the fault ``exc`` met ``during`` a step (one line: its cause, the attempt, the
+        pause), then ``wait``."""
+        log.warning(
+            "redis_unreachable",
+            during=during,
+            error=cause(exc),
+            attempt=self.attempt + 1,
+            retry_s=round(self.next_s, 3),
+            **fields,
+        )
+        await self.wait()
 
     def reset(self) -> None:
         self.attempt = 0
