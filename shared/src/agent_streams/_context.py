@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ._cancellation import CancellationToken
-
-if TYPE_CHECKING:
-    from ._ids import AgentId, TopicId
+from ._ids import AgentId, TopicId
 
 __all__ = ["MessageContext", "current_context"]
 

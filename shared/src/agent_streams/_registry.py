@@ -20,7 +20,6 @@ from ._runtime import AgentRuntime
 from ._serialization import MessageRegistry, type_name
 from ._subscription import TypeSubscription
 from .exceptions import UndeliverableException
-from .messages import CONTRACT_MESSAGES
 
 __all__ = ["AgentRegistry"]
 
@@ -42,8 +41,6 @@ class AgentRegistry:
         self._last_used: dict[AgentId, float] = {}
         self._locks: dict[AgentId, asyncio.Lock] = {}
         self.messages = MessageRegistry()
-        for cls in CONTRACT_MESSAGES:
-            self.messages.register(cls)
 
     def add_factory(
         self,

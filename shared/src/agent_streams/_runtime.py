@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ._cancellation import CancellationToken
 from ._ids import AgentId, AgentType, TopicId
 from ._subscription import TypeSubscription
-
-if TYPE_CHECKING:
-    from ._agent import BaseAgent
 
 __all__ = ["AgentRuntime"]
 
@@ -18,7 +15,9 @@ __all__ = ["AgentRuntime"]
 @runtime_checkable
 class AgentRuntime(Protocol):
     """What agents and clients call. ``InProcessRuntime`` and ``RedisStreamsRuntime`` are the two
-    implementations; one contract test suite runs against both."""
+    implementations; one contract test suite runs against both. (``expected_class`` is the
+    agent class; typed loosely so that this protocol and ``BaseAgent``, which uses it, do not
+    import each other.)"""
 
     async def send_message(
         self,
@@ -46,7 +45,7 @@ class AgentRuntime(Protocol):
         type: str | AgentType,
         agent_factory: Callable[[], Any],
         *,
-        expected_class: type[BaseAgent] | None = None,
+        expected_class: type[Any] | None = None,
     ) -> AgentType: ...
 
     async def add_subscription(self, subscription: TypeSubscription) -> None: ...
