@@ -110,7 +110,7 @@ class AgentRegistry:
         agent's lock (one message at a time per AgentId)."""
         agent = await self.get_instance(agent_id)
         self._last_used[agent_id] = time.monotonic()
-        token = set_current_context(ctx)
+        token = set_current_context(agent_id, ctx)
         try:
             return await agent.on_message(message, ctx)
         finally:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .._cancellation import CancellationToken, RunningHandlers
-from .._context import MessageContext
+from .._context import MessageContext, reset_current_context, set_current_context
 from .._ids import AgentId, TopicId
 from .transient import TRANSIENT, cause
 from .wire import Envelope
@@ -143,11 +143,14 @@ class Deliverer:
             delivery=item.delivery,
         )
         self._running.add(env.message_id, token)
+        # Every line logged from here on (any module's) names the session, agent and message.
+        handling = set_current_context(agent_id, ctx)
         # The handler runs in this worker's task (a task per message cost two event-loop turns
         # and ~7 us): the token cancels the worker while, and only while, the handler runs.
         running = _Running(worker)
         token.add_callback(running.cancel_soon)
         outcome = "ok"
+        finished = False
         claim = False  # whether this attempt must first record itself in Redis (XCLAIM)
         checked = not is_rpc  # whether the request's caller is known to still wait
         handled = False  # the handler returned (its result is in ``result``)
@@ -203,8 +206,6 @@ class Deliverer:
                 pause_s = self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1)
                 (log.error if last else log.warning)(
                     "delivery_failed",
-                    agent=str(agent_id),
-                    id=env.message_id,
                     step=step,
                     attempt=item.delivery,
                     error=cause(fault),
@@ -221,7 +222,6 @@ class Deliverer:
                         outcome = "abandoned"
                         log.warning(
                             "dead_letter_failed",
-                            id=env.message_id,
                             error=cause(exc),
                             action="left pending for reclaim",
                         )
@@ -233,9 +233,12 @@ class Deliverer:
                 item.delivery += 1
                 ctx.delivery = item.delivery
                 claim = True
+            finished = True
         finally:
             self._running.discard(env.message_id, token)
-        self._log(env, agent_id, item.delivery, outcome, started)
+            if finished:  # (not when the worker was cancelled or a step raised)
+                self._log(env, item.delivery, outcome, started)
+            reset_current_context(handling)
 
     async def _run_handler(
         self,
@@ -268,16 +271,14 @@ class Deliverer:
                 raise asyncio.CancelledError  # stop() cancelled the worker as well
         return _CANCELLED if cancelled else outcome
 
-    def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
+    def _log(self, env: Envelope, attempt: int, outcome: str, t0: float) -> None:
+        """The canonical line (session, agent and message_id come with the context)."""
         if not self.log_handled:
             return
         log.info(
             "handled",
-            agent=str(agent_id),
             stream=env.stream,
             type=env.type,
-            id=env.message_id,
-            session=env.session,
             attempt=attempt,
             outcome=outcome,
             duration_ms=round((time.perf_counter() - t0) * 1000, 2),
