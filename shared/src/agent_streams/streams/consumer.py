@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from .acks import AckBatcher
 from .delivery import Deliverer, Item
 from .fastpath import stream_entries
 from .locks import AgentLocks
+from .reclaim import Reclaimer
 from .transient import TRANSIENT, Backoff, cause
 from .wire import parse_entry
 
@@ -109,6 +109,17 @@ class GroupConsumer:
         self._idle.set()
         self._acks = AckBatcher(fast, self.group, settings.read_batch, self._acked)
         self._locks = AgentLocks(redis, keys, settings.claim_idle_ms, registry.lock)
+        self._reclaimer = Reclaimer(
+            self.group,
+            redis=redis,
+            settings=settings,
+            streams=self.streams,
+            held=self._inflight,
+            locks=self._locks,
+            failures=failures,
+            acks=self._acks,
+            accept=self._accept,
+        )
         self._deliverer = Deliverer(
             self.group,
             redis=redis,
@@ -148,8 +159,8 @@ class GroupConsumer:
     def start(self) -> None:
         self._reader = self._spawn(supervise("read", self._read_loop))
         self._spawn(supervise("ack", self._acks.run))
-        self._spawn(supervise("heartbeat", self._heartbeat_loop))
-        self._spawn(supervise("reclaim", self._reclaim_loop))
+        self._spawn(supervise("heartbeat", self._reclaimer.heartbeat))
+        self._spawn(supervise("reclaim", self._reclaimer.reclaim))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         return spawn(coro, self._tasks)
@@ -371,78 +382,3 @@ class GroupConsumer:
             self._capacity.set()
         if self.idle:
             self._idle.set()
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._s.heartbeat_ms / 1000)
-            cutoff = time.monotonic() - self._s.heartbeat_ms / 1000 / 2
-            by_stream: dict[str, list[Any]] = {}
-            for (stream, entry_id), since in list(self._inflight.items()):
-                if since <= cutoff:
-                    by_stream.setdefault(stream, []).append(entry_id)
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for stream, ids in by_stream.items():
-                        pipe.xclaim(stream, self.group, self._s.consumer_name, 0, ids, justid=True)
-                    await self._locks.renew_in(pipe)
-                    await pipe.execute()
-            except TRANSIENT as exc:
-                log.warning("redis_unreachable", during="heartbeat", error=cause(exc))
-
-    async def _reclaim_loop(self) -> None:
-        interval = self._s.claim_idle_ms / 1000 / 2
-        while True:
-            try:
-                for stream in list(self.streams):
-                    await self._reclaim(stream)
-            except TRANSIENT as exc:
-                log.warning("redis_unreachable", during="reclaim", error=cause(exc))
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-            await asyncio.sleep(interval * (0.75 + random.random() / 2))
-
-    async def _reclaim(self, stream: str) -> None:
-        idle = self._s.claim_idle_ms
-        start = "-"
-        while True:
-            rows: Any = await self._redis.xpending_range(
-                stream, self.group, min=start, max="+", count=100, idle=idle
-            )
-            for row in rows:
-                entry_id = row["message_id"].decode()
-                if (stream, entry_id) in self._inflight:
-                    continue
-                claimed: Any = await self._redis.xclaim(
-                    stream, self.group, self._s.consumer_name, idle, [entry_id]
-                )
-                if not claimed:
-                    continue  # another replica got it first
-                _id, fields = claimed[0]
-                delivery = int(row["times_delivered"]) + 1
-                log.warning(
-                    "reclaimed",
-                    stream=stream,
-                    id=entry_id,
-                    from_consumer=row["consumer"],
-                    attempt=delivery,
-                )
-                if fields is None:
-                    await self._redis.xack(stream, self.group, entry_id)
-                elif delivery > self._s.max_deliveries:
-                    await self._failures.dead_letter(
-                        stream,
-                        entry_id,
-                        self.group,
-                        f"gave up after {delivery - 1} deliveries: consumers stopped responding",
-                        fields=fields,
-                    )
-                    self._inflight[(stream, entry_id)] = time.monotonic()
-                    self._acks.queue(stream, entry_id)
-                else:
-                    self._accept(stream, entry_id, fields, delivery)
-            if len(rows) < 100:
-                return
-            last = rows[-1]["message_id"].decode()
-            ms, seq = last.split("-")
-            start = f"{ms}-{int(seq) + 1}"
