@@ -260,6 +260,11 @@ async def test_a_handler_whose_redis_calls_always_fail_is_dead_lettered_after_ma
     rig: Rig, proxy: FaultProxy, logs: list[dict[str, Any]], redis_url: str, namespace: str
 ) -> None:
     rule = proxy.drop("INCRBY", times=1000)
+
+    async def broken_listener(letter: DeadLetter) -> None:
+        raise KeyError("a bug in a listener")
+
+    rig.runtime.add_dead_letter_listener(broken_listener)  # after the rig's own listener
     await start(rig)
     await rig.client.publish_message(Job(n=1, touch_redis=True), TopicId("jobs", "s1"))
     await until(rig.dead_event, rig.runs.too_many)
@@ -272,3 +277,5 @@ async def test_a_handler_whose_redis_calls_always_fail_is_dead_lettered_after_ma
     assert len(fault_lines(logs)) == MAX_DELIVERIES
     await rig.runtime.stop()
     assert await pending(redis_url, namespace, "topic:jobs") == 0
+    (broken,) = [e for e in logs if e["event"] == "dead_letter_listener_failed"]
+    assert broken["exc_info"] is True  # its traceback, not a repr
