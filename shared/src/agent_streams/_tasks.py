@@ -1,6 +1,6 @@
 """Background tasks in one process: spawn them, supervise loops, cancel them and wait.
 
-Every task the runtimes start goes through ``spawn``: a reference is kept until it ends (the
+Every task the runtimes start goes through ``TaskSet.spawn``: a reference is kept until it ends (the
 event loop keeps only weak ones), and an exception it ends with is logged with its traceback
 at once instead of surfacing, maybe, as "Task exception was never retrieved" at exit.
 """
@@ -13,26 +13,31 @@ from typing import Any
 
 import structlog
 
-__all__ = ["cancel_and_wait", "spawn", "supervise"]
+__all__ = ["TaskSet", "cancel_and_wait", "supervise"]
 
 log = structlog.get_logger("agent_streams")
 
 
-def spawn(coro: Coroutine[Any, Any, Any], tasks: set[asyncio.Task[Any]]) -> asyncio.Task[Any]:
-    """Start ``coro`` as a task held in ``tasks`` until it ends; its exception is logged."""
-    task = asyncio.get_running_loop().create_task(coro)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-    task.add_done_callback(_log_failure)
-    return task
+class TaskSet(set["asyncio.Task[Any]"]):
+    """The tasks one component started and has not seen end (the event loop keeps only weak
+    references to tasks)."""
 
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start ``coro`` as a task held here until it ends; its exception is logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.add(task)
+        # One done callback (each is one more event-loop callback per task, and a mailbox
+        # worker is a task per burst of messages).
+        task.add_done_callback(self._finished)
+        return task
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()  # retrieved: asyncio will not report it again
-    if exc is not None:
-        log.error("task_failed", task=task.get_coro().__qualname__, exc_info=exc)  # type: ignore[union-attr]
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: asyncio will not report it again
+        if exc is not None:
+            log.error("task_failed", task=task.get_coro().__qualname__, exc_info=exc)  # type: ignore[union-attr]
 
 
 async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:

@@ -4,21 +4,20 @@ cancel_and_wait leaves nothing running."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from structlog.testing import capture_logs
 
-from agent_streams._tasks import cancel_and_wait, spawn, supervise
+from agent_streams._tasks import TaskSet, cancel_and_wait, supervise
 
 
 async def test_a_spawned_task_is_held_until_it_ends_and_its_failure_is_logged() -> None:
-    tasks: set[asyncio.Task[Any]] = set()
+    tasks = TaskSet()
 
     async def fail() -> None:
         raise KeyError("bug")
 
     with capture_logs() as logs:
-        task = spawn(fail(), tasks)
+        task = tasks.spawn(fail())
         assert task in tasks
         await asyncio.wait([task])
         await asyncio.sleep(0)  # the done callbacks run on the next loop turn

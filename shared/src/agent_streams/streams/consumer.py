@@ -25,7 +25,7 @@ from redis.exceptions import ResponseError
 
 from .._cancellation import RunningHandlers
 from .._ids import AgentId, TopicId
-from .._tasks import cancel_and_wait, spawn, supervise
+from .._tasks import TaskSet, cancel_and_wait, supervise
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
 from .acks import AckBatcher
 from .delivery import Deliverer, Item
@@ -131,7 +131,7 @@ class GroupConsumer:
             running=running,
             let_go=self._acked,
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -163,7 +163,7 @@ class GroupConsumer:
         self._spawn(supervise("reclaim", self._reclaimer.reclaim))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn(coro, self._tasks)
+        return self._tasks.spawn(coro)
 
     async def stop(self, grace_s: float) -> None:
         """Stop reading, let queued and running handlers finish within ``grace_s``, cancel the
@@ -333,7 +333,8 @@ class GroupConsumer:
     async def _drain(self, agent_id: AgentId, mailbox: _Mailbox) -> None:
         try:
             async with self._registry.lock(agent_id):
-                await self._locks.acquire(agent_id)
+                if not self._locks.keep(agent_id):
+                    await self._locks.acquire(agent_id)
                 try:
                     self._deliverer.log_handled = log.is_enabled_for(logging.INFO)
                     worker = asyncio.current_task()

@@ -237,7 +237,7 @@ class Deliverer:
         finally:
             self._running.discard(env.message_id, token)
             if finished:  # (not when the worker was cancelled or a step raised)
-                self._log(env, item.delivery, outcome, started)
+                self._log(env, agent_id, item.delivery, outcome, started)
             reset_current_context(handling)
 
     async def _run_handler(
@@ -271,12 +271,16 @@ class Deliverer:
                 raise asyncio.CancelledError  # stop() cancelled the worker as well
         return _CANCELLED if cancelled else outcome
 
-    def _log(self, env: Envelope, attempt: int, outcome: str, t0: float) -> None:
-        """The canonical line (session, agent and message_id come with the context)."""
+    def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
+        """The canonical line: complete under any structlog set-up (the context processor of
+        ``configure_logging`` adds the same session, agent and message_id to other lines)."""
         if not self.log_handled:
             return
         log.info(
             "handled",
+            session=env.session,
+            agent=str(agent_id),
+            message_id=env.message_id,
             stream=env.stream,
             type=env.type,
             attempt=attempt,

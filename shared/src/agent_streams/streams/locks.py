@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .._ids import AgentId
-from .._tasks import spawn
+from .._tasks import TaskSet
 from . import scripts as lua
 from .transient import TRANSIENT, Backoff, cause
 
@@ -58,15 +58,19 @@ class AgentLocks:
         self._renew_script = redis.register_script(lua.RENEW_LOCK)
         self._held: dict[AgentId, str] = {}
         self._timers: dict[AgentId, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
 
-    async def acquire(self, agent_id: AgentId) -> None:
-        """Hold ``agent_id``'s lock (at once when it still lingers from its last message);
-        waits, with backoff, while another replica holds it."""
+    def keep(self, agent_id: AgentId) -> bool:
+        """Whether ``agent_id``'s lock is still held (lingering from its last message); if so,
+        it is kept: no round trip, no coroutine (this runs once per burst of messages)."""
         timer = self._timers.pop(agent_id, None)
         if timer is not None:
             timer.cancel()
-        if agent_id in self._held:
+        return agent_id in self._held
+
+    async def acquire(self, agent_id: AgentId) -> None:
+        """Take ``agent_id``'s lock; waits, with backoff, while another replica holds it."""
+        if self.keep(agent_id):
             return
         key = self._keys.lock(agent_id.type, agent_id.key)
         token = uuid.uuid4().hex
@@ -95,7 +99,7 @@ class AgentLocks:
                 if agent_id not in self._timers and not busy(agent_id):
                     await self.release(agent_id)
 
-        spawn(release(), self._tasks)
+        self._tasks.spawn(release())
 
     async def release(self, agent_id: AgentId) -> None:
         token = self._held.pop(agent_id, None)

@@ -28,7 +28,7 @@ from .._cancellation import CancellationToken, RunningHandlers
 from .._ids import AgentId, AgentType, TopicId
 from .._registry import AgentRegistry
 from .._subscription import TypeSubscription
-from .._tasks import cancel_and_wait, spawn, supervise
+from .._tasks import TaskSet, cancel_and_wait, supervise
 from ..exceptions import RuntimeStateError
 from ..keys import Keys
 from .consumer import GroupConsumer
@@ -92,7 +92,7 @@ class RedisStreamsRuntime:
             self.redis, self.keys, self.settings, self.registry.messages
         )
         self._consumers: dict[str, GroupConsumer] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._started = False
         self._stopped = False
 
@@ -153,17 +153,17 @@ class RedisStreamsRuntime:
             raise RuntimeStateError("runtime already started")
         self._started = True
         self._publisher.open()
-        spawn(supervise("write", self._publisher.run), self._tasks)
+        self._tasks.spawn(supervise("write", self._publisher.run))
         self._ready = asyncio.get_running_loop().create_task(self._boot())
 
     async def _boot(self) -> None:
         for consumer in self._consumers.values():
             await consumer.ensure_groups()
             consumer.start()
-        spawn(supervise("replies", self._rpc.run_replies), self._tasks)
+        self._tasks.spawn(supervise("replies", self._rpc.run_replies))
         if self.settings.agent_idle_evict_s:
-            spawn(supervise("evict", self._evict_loop), self._tasks)
-        spawn(await self._rpc.listen(), self._tasks)
+            self._tasks.spawn(supervise("evict", self._evict_loop))
+        self._tasks.spawn(await self._rpc.listen())
 
     async def _evict_loop(self) -> None:
         idle_s = self.settings.agent_idle_evict_s

@@ -15,12 +15,16 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["TRANSIENT", "Backoff", "cause"]
+__all__ = ["REDIS_DOWN", "TRANSIENT", "Backoff", "cause"]
 
 log = structlog.get_logger("agent_streams")
 
-TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
-"""The errors the runtime retries (with backoff, each retry counted and logged)."""
+REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+"""What redis-py raises when Redis cannot be reached: the client tells its user so."""
+
+TRANSIENT: tuple[type[BaseException], ...] = (*REDIS_DOWN, OSError)
+"""The errors the runtime retries (with backoff, each retry counted and logged); ``OSError``
+is a socket error that reached the runtime without redis-py's wrapping."""
 
 
 def cause(exc: BaseException) -> str:
