@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .._ids import AgentId
-from .._tasks import TaskSet
+from .._tasks import TaskSet, cancel_and_wait
 from . import scripts as lua
 from .transient import TRANSIENT, Backoff, cause
 
@@ -128,8 +128,10 @@ class AgentLocks:
             )
 
     async def release_all(self) -> None:
+        """At stop: no lingering, no release in flight, every lock released."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        await cancel_and_wait(self._tasks)
         for agent_id in list(self._held):
             await self.release(agent_id)
