@@ -1,11 +1,12 @@
 """Fault injection: the Redis connection dropped at each step of a delivery.
 
 The runtime under test reaches Redis through a ``FaultProxy`` (a real TCP proxy) that drops
-its connection when it sends a given command: the read (XREADGROUP), the handler's own Redis
-call, the reply (XADD on the caller's reply stream), a publish (EVALSHA), the ack (XACK) and
-the retry's claim (XCLAIM). For each step: no hot loop (the handler runs at most
-``max_deliveries`` times), no lost entry (handled, or dead-lettered, and nothing left
-pending), bounded retries, and one log line per fault that names its cause.
+its connection when it sends a given command: the read (XREADGROUP), the caller check
+(EXISTS), the handler's own Redis call, the reply (XADD on the caller's reply stream), a
+publish (EVALSHA), the ack (XACK) and the retry's claim (XCLAIM). For each step: no hot loop
+(the handler runs at most ``max_deliveries`` times), no lost entry (handled, or
+dead-lettered, and nothing left pending), bounded retries, and one log line per fault that
+names its cause.
 """
 
 from __future__ import annotations
@@ -279,3 +280,32 @@ async def test_a_handler_whose_redis_calls_always_fail_is_dead_lettered_after_ma
     assert await pending(redis_url, namespace, "topic:jobs") == 0
     (broken,) = [e for e in logs if e["event"] == "dead_letter_listener_failed"]
     assert broken["exc_info"] is True  # its traceback, not a repr
+
+
+async def test_a_request_whose_caller_check_fails_is_retried_counted_and_logged(
+    rig: Rig, proxy: FaultProxy, logs: list[dict[str, Any]], redis_url: str, namespace: str
+) -> None:
+    """A request queued before the runtime listened for cancels costs a round trip to check
+    its caller's cancel mark (EXISTS): that step dropped twice."""
+    client = aioredis.Redis.from_url(redis_url)
+    await client.xadd(
+        f"{namespace}:agent:faulty",
+        {
+            "type": "Pong",
+            "body": '{"n": 1}',
+            "id": "queued-request",
+            "key": "k",
+            "reply_to": f"{namespace}:reply:gone-caller",
+        },
+    )
+    await client.aclose()
+    rule = proxy.drop("EXISTS", times=2)
+    await start(rig)
+    await until(rig.runs.done, rig.dead_event, rig.runs.too_many)
+    await asyncio.wait_for(rig.runtime.stop_when_idle(), 30)
+
+    assert rule.dropped == 2
+    assert rig.runs.deliveries == [3], "the handler ran once, after two failed checks"
+    lines = fault_lines(logs)
+    assert [line["step"] for line in lines] == ["expiry", "expiry"]
+    assert await pending(redis_url, namespace, "agent:faulty") == 0
