@@ -21,7 +21,6 @@ __all__ = ["AckBatcher"]
 
 log = structlog.get_logger("agent_streams")
 _DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
-_ACK_ATTEMPTS = 8  # transient faults an ack round trip outlives before its entries are let go
 
 
 class AckBatcher:
@@ -32,8 +31,8 @@ class AckBatcher:
         group: the consumer group.
         batch: this many queued acks go out at once (the read batch).
         done: called with (stream, entry ids) once they are acknowledged, or let go of (an ack
-            Redis refused, or one that failed ``_ACK_ATTEMPTS`` times: the entries stay pending
-            and a reclaim redelivers them).
+            Redis refused, or one that failed at stop: the entries stay pending and a reclaim
+            redelivers them).
     """
 
     def __init__(
@@ -100,7 +99,9 @@ class AckBatcher:
                 results = await self._fast.execute(commands)
                 break
             except TRANSIENT as exc:
-                if self._stopping or backoff.attempt >= _ACK_ATTEMPTS:
+                # Retried until it goes through (an ack is idempotent; letting go of a handled
+                # entry would have it redelivered and handled again), except at stop.
+                if self._stopping:
                     log.warning(
                         "ack_failed",
                         group=self._group,
