@@ -222,7 +222,7 @@ TEST_ENV = TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=dock
 	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) LLM_IMAGE=$(LLM_IMAGE)
 PYTEST_ARGS ?=
 
-.PHONY: lint schemas format test pytest
+.PHONY: lint schemas format test pytest test-unit
 lint: ## ruff check, ruff format --check, mypy --strict
 	uv run ruff check .
 	uv run ruff format --check .
@@ -247,6 +247,10 @@ pytest: ## Only run pytest, nothing installed or built (PYTEST_ARGS="-k x"; e2e:
 	if [ "$$status" -eq 5 ]; then echo "warning: pytest collected no test (exit 5)" >&2; status=0; fi; \
 	exit "$$status"
 
+# The quick tier: tests/unit mirrors the packages (tests/unit/<package>/test_<module>.py); no
+# Docker engine, no compose, no model. Its few Redis tests use REDIS_URL or a redis-server binary.
+test-unit: ## The quick tier: unit tests only, no Docker engine needed (~15 s; PYTEST_ARGS="-k x")
+	$(TEST_ENV) uv run pytest tests/unit -q $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Housekeeping

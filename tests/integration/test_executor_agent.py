@@ -30,6 +30,7 @@ from agent_streams.messages import (
     ExecutionResult,
     InputFile,
 )
+from agent_streams.service import know_contract
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 from agent_streams_executor.agent import (
     AGENT_TYPE,
@@ -125,6 +126,7 @@ async def start_harness(
     await Executor.register(runtime, AGENT_TYPE, lambda: Executor(pool, store, runs))
     answer_dead_letters(runtime, runs)
     canceller = RedisStreamsRuntime(settings("executor-1-cancel"))  # as main.py does
+    know_contract(canceller)
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     client = RedisStreamsRuntime(settings("client"))
     recorder = results_recorder(results.add)

@@ -59,6 +59,7 @@ from agent_streams.messages import (
     ExecutionResult,
     TaskRequest,
 )
+from agent_streams.service import know_contract
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 from agent_streams_assistant.agent import AGENT_TYPE, Assistant
 from agent_streams_assistant.endings import DeadlineSweeper, Endings
@@ -257,6 +258,7 @@ async def stack(acl_redis: AclRedis, tmp_path: Path) -> AsyncIterator[Stack]:
     await Executor.register(executor, EXECUTOR_TYPE, lambda: Executor(pool, artifacts, runs))
     # As in the service's main(): the canceller on a runtime of its own, same user.
     canceller = RedisStreamsRuntime(canceller_settings(settings))
+    know_contract(canceller)
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     for rt in (assistant, executor, canceller):
         rt.start()

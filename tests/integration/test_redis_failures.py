@@ -9,14 +9,17 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
+from structlog.testing import capture_logs
 
 from agent_streams import (
     MessageContext,
@@ -263,6 +266,34 @@ async def own_redis() -> AsyncIterator[OwnRedis]:
     yield server
     server.stop()
     shutil.rmtree(server.dir, ignore_errors=True)
+
+
+async def test_an_ack_redis_refuses_frees_its_slot_and_is_logged(
+    redis_url: str, namespace: str, redis_client: aioredis.Redis, seen: Seen
+) -> None:
+    """XACK refused (an ACL user without it): the entries are let go of all the same (they
+    stay pending for a reclaim), so the consumer's capacity does not shrink for good."""
+    user, password = f"{namespace}-noack", uuid.uuid4().hex
+    await redis_client.execute_command(
+        "ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-xack"
+    )
+    try:
+        parsed = urlparse(redis_url)
+        url = parsed._replace(netloc=f"{user}:{password}@{parsed.hostname}:{parsed.port}").geturl()
+        seen.want = 2
+        with capture_logs() as logs:
+            rt = await replica(seen, url, namespace, "r1", max_inflight=1, max_connections=65)
+            await rt.publish_message(Job(n=1), TopicId("jobs", "a"))
+            await rt.publish_message(Job(n=2), TopicId("jobs", "b"))
+            await asyncio.wait_for(seen.event.wait(), 20)  # one slot: the first one was freed
+            await rt.stop()
+        assert sorted(n for _k, n, _d in seen.handled) == [1, 2]
+        refused = [e for e in logs if e["event"] == "ack_refused"]
+        assert refused, logs
+        assert all("NoPermissionError" in e["error"] for e in refused)
+        assert all(e["log_level"] == "error" for e in refused)
+    finally:
+        await redis_client.execute_command("ACL", "DELUSER", user)
 
 
 async def test_redis_restart_without_persistence_heals_the_group_and_reconnects(

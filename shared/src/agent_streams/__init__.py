@@ -11,7 +11,8 @@ their imports::
 from ._agent import Agent, BaseAgent
 from ._cancellation import CancellationToken
 from ._context import MessageContext
-from ._ids import AgentId, AgentType, DefaultTopicId, TopicId
+from ._default_topic import DefaultTopicId
+from ._ids import AgentId, AgentType, TopicId
 from ._routed_agent import RoutedAgent, event, message_handler, rpc
 from ._runtime import AgentRuntime
 from ._subscription import (

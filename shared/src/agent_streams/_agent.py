@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ._cancellation import CancellationToken
 from ._context import MessageContext
 from ._ids import AgentId, AgentType, TopicId
+from ._runtime import AgentRuntime
 from ._subscription import class_subscriptions
 from .exceptions import RuntimeStateError
-
-if TYPE_CHECKING:
-    from ._runtime import AgentRuntime
 
 __all__ = ["Agent", "BaseAgent"]
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CancellationToken"]
+__all__ = ["CancellationToken", "RunningHandlers"]
 
 
 class CancellationToken:
@@ -50,3 +50,29 @@ class CancellationToken:
 
         self.add_callback(_cancel)
         return future
+
+
+class RunningHandlers:
+    """The tokens of the handlers running in this process, by message id: what
+    ``runtime.cancel_message(message_id)`` cancels. Several agent types in one process may
+    handle the same message: one token each."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, set[CancellationToken]] = {}
+
+    def add(self, message_id: str, token: CancellationToken) -> None:
+        self._tokens.setdefault(message_id, set()).add(token)
+
+    def discard(self, message_id: str, token: CancellationToken) -> None:
+        held = self._tokens.get(message_id)
+        if held is not None:
+            held.discard(token)
+            if not held:
+                del self._tokens[message_id]
+
+    def cancel(self, message_id: str) -> int:
+        """Cancel the handlers of ``message_id`` running here; returns how many."""
+        tokens = list(self._tokens.get(message_id, ()))
+        for token in tokens:
+            token.cancel()
+        return len(tokens)

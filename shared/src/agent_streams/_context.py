@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ._cancellation import CancellationToken
+from ._ids import AgentId, TopicId
 
-if TYPE_CHECKING:
-    from ._ids import AgentId, TopicId
-
-__all__ = ["MessageContext", "current_context"]
+__all__ = ["MessageContext", "current_context", "current_handling"]
 
 
 @dataclass(slots=True)
@@ -35,16 +32,29 @@ class MessageContext:
     delivery: int = 1
 
 
-_current: ContextVar[MessageContext | None] = ContextVar("agent_streams_context", default=None)
+# The message being handled and the agent handling it: read by DefaultTopicId, and by the
+# logging pipeline, which adds session, agent and message_id to every line logged meanwhile
+# (structlog or stdlib) instead of each call passing them by hand. One variable, set once per
+# message: binding three structlog context variables cost ~2 us per message.
+_current: ContextVar[tuple[AgentId, MessageContext] | None] = ContextVar(
+    "agent_streams_handling", default=None
+)
+Handling = Token[tuple[AgentId, MessageContext] | None]
 
 
 def current_context() -> MessageContext | None:
+    current = _current.get()
+    return None if current is None else current[1]
+
+
+def current_handling() -> tuple[AgentId, MessageContext] | None:
+    """The agent handling a message in this task, and the message's context."""
     return _current.get()
 
 
-def set_current_context(ctx: MessageContext | None) -> Token[MessageContext | None]:
-    return _current.set(ctx)
+def set_current_context(agent_id: AgentId, ctx: MessageContext) -> Handling:
+    return _current.set((agent_id, ctx))
 
 
-def reset_current_context(token: Token[MessageContext | None]) -> None:
+def reset_current_context(token: Handling) -> None:
     _current.reset(token)

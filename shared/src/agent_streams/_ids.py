@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._context import current_context
 from .keys import validate_name
 
-__all__ = ["AgentId", "AgentType", "DefaultTopicId", "TopicId"]
+__all__ = ["AgentId", "AgentType", "TopicId"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +64,6 @@ class TopicId:
 
     def __str__(self) -> str:
         return f"{self.type}/{self.source}"
-
-
-class DefaultTopicId(TopicId):
-    """``TopicId("default", source)``; inside a handler the source defaults to the source of
-    the message being handled, so replies stay in the same session (as in autogen-core)."""
-
-    __slots__ = ()
-
-    def __init__(self, type: str = "default", source: str | None = None) -> None:
-        if source is None:
-            ctx = current_context()
-            source = ctx.topic_id.source if ctx is not None and ctx.topic_id else "default"
-        super().__init__(type, source)
 
 
 def _type_name(value: str | AgentType) -> str:

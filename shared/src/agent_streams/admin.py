@@ -13,7 +13,6 @@ Terms, as Redis reports them per consumer group (= agent type):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from redis.exceptions import WatchError
 
 from .exceptions import ClientError, DeadLetterNotFound
 from .keys import Keys
+from .streams.failures import DeadLetter, decode_dead_letter
 
 __all__ = [
     "Admin",
@@ -67,22 +67,6 @@ class SystemStatus:
     streams: tuple[StreamStatus, ...]
     errors: int
     dead_letters: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One entry of the dead-letter stream: where it came from, why, and its original fields."""
-
-    entry_id: str
-    stream: str
-    entry: str
-    group: str
-    code: str
-    error: str
-    type: str
-    source: str
-    message_id: str
-    fields: dict[str, str]
 
 
 class Admin:
@@ -146,13 +130,13 @@ class Admin:
     async def dead_letters(self, count: int = 20) -> list[DeadLetter]:
         """The newest ``count`` dead letters, newest first."""
         rows = _entries(await self._redis.xrevrange(self._keys.dead_letters, count=count))
-        return [_dead_letter(entry_id, fields) for entry_id, fields in rows]
+        return [decode_dead_letter(entry_id, fields) for entry_id, fields in rows]
 
     async def dead_letter(self, entry_id: str) -> DeadLetter:
         rows = _entries(await self._redis.xrange(self._keys.dead_letters, entry_id, entry_id))
         if not rows:
             raise DeadLetterNotFound(entry_id)
-        return _dead_letter(*rows[0])
+        return decode_dead_letter(*rows[0])
 
     async def retry_dead_letter(self, entry_id: str) -> str:
         """Re-append the entry's original fields to its original stream and delete the dead
@@ -166,7 +150,7 @@ class Admin:
                     rows = _entries(await pipe.xrange(dlq, entry_id, entry_id))
                     if not rows:
                         raise DeadLetterNotFound(entry_id)
-                    letter = _dead_letter(*rows[0])
+                    letter = decode_dead_letter(*rows[0])
                     if not letter.stream.startswith(f"{self._keys.namespace}:"):
                         raise ClientError(
                             f"dead letter {entry_id} names stream {letter.stream!r}, "
@@ -191,28 +175,6 @@ class Admin:
 def _entries(raw: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
     """XRANGE / XREVRANGE rows (redis-py types them loosely)."""
     return [(entry_id, fields or {}) for entry_id, fields in raw or ()]
-
-
-def _dead_letter(entry_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLetter:
-    f = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
-    try:
-        original = json.loads(f.get("fields", "{}"))
-    except ValueError:
-        original = {}
-    if not isinstance(original, dict):
-        original = {}
-    return DeadLetter(
-        entry_id=_text(entry_id),
-        stream=f.get("stream", ""),
-        entry=f.get("entry", ""),
-        group=f.get("group", ""),
-        code=f.get("code", ""),
-        error=f.get("error", ""),
-        type=f.get("type", ""),
-        source=f.get("source", ""),
-        message_id=f.get("id", ""),
-        fields={str(k): str(v) for k, v in original.items()},
-    )
 
 
 def _text(value: Any) -> str:

@@ -35,8 +35,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._ids import TopicId
 from .admin import Admin, DeadLetter, SystemStatus
@@ -61,10 +59,10 @@ from .messages import (
 from .session_log import ErrorEvent, SessionEvent, decode_log_entry
 from .streams.runtime import RedisStreamsRuntime
 from .streams.settings import RuntimeSettings
+from .streams.transient import REDIS_DOWN as _REDIS_DOWN
 
 __all__ = ["INLINE_FILE_BYTES", "MAX_FILE_BYTES", "AgentStreamsClient", "new_session_id"]
 
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 _RECONNECT_S = 10.0
 
 

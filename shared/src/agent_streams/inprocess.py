@@ -18,10 +18,10 @@ from typing import Any
 import structlog
 
 from ._agent import BaseAgent
-from ._cancellation import CancellationToken
+from ._cancellation import CancellationToken, RunningHandlers
 from ._context import MessageContext
 from ._ids import AgentId, AgentType, TopicId
-from ._runtime import AgentRegistry
+from ._registry import AgentRegistry
 from ._subscription import TypeSubscription
 from .exceptions import (
     CantHandleException,
@@ -55,6 +55,7 @@ class InProcessRuntime:
         self._idle = asyncio.Event()
         self._idle.set()
         self.unhandled_errors: list[BaseException] = []
+        self._running = RunningHandlers()
 
     # -- registration -------------------------------------------------------------------
     async def register_factory(
@@ -100,6 +101,7 @@ class InProcessRuntime:
 
         async def call() -> Any:
             async with self._registry.lock(recipient):
+                self._running.add(ctx.message_id, token)
                 try:
                     return await self._registry.deliver(recipient, message, ctx)
                 except CantHandleException:
@@ -107,6 +109,8 @@ class InProcessRuntime:
                 except Exception as exc:
                     # What the Redis runtime raises too: one contract for both runtimes.
                     raise RemoteHandlerError(type(exc).__name__, str(exc)) from exc
+                finally:
+                    self._running.discard(ctx.message_id, token)
 
         task = asyncio.ensure_future(call())
         token.link_future(task)
@@ -166,6 +170,7 @@ class InProcessRuntime:
 
     async def _deliver(self, agent_id: AgentId, message: Any, ctx: MessageContext) -> None:
         async with self._registry.lock(agent_id):
+            self._running.add(ctx.message_id, ctx.cancellation_token)
             try:
                 await self._registry.deliver(agent_id, message, ctx)
             except asyncio.CancelledError:
@@ -173,6 +178,12 @@ class InProcessRuntime:
             except Exception as exc:
                 self.unhandled_errors.append(exc)
                 log.exception("handler_failed", agent=str(agent_id), type=type(message).__name__)
+            finally:
+                self._running.discard(ctx.message_id, ctx.cancellation_token)
+
+    async def cancel_message(self, message_id: str) -> None:
+        """Cancel the handlers of message ``message_id`` running now (their tokens)."""
+        self._running.cancel(message_id)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -17,11 +17,22 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from ._runtime import AgentRuntime
+from .messages import CONTRACT_MESSAGES
 from .streams.runtime import RedisStreamsRuntime
 
-__all__ = ["serve"]
+__all__ = ["know_contract", "serve"]
 
 log = structlog.get_logger("agent_streams")
+
+
+def know_contract(runtime: AgentRuntime) -> None:
+    """Make every message of the contract (``messages.CONTRACT_MESSAGES``) known to ``runtime``,
+    handled by its agents or not: a contract message none of them handles is then acknowledged
+    as someone else's, not reported as unknown input. ``serve`` does it; a service's second
+    runtime (the executor's canceller) calls it itself."""
+    for cls in CONTRACT_MESSAGES:
+        runtime.register_message_type(cls)
 
 
 async def serve(
@@ -33,6 +44,7 @@ async def serve(
     """Start ``runtime`` and run until SIGTERM/SIGINT (or ``stop_event``); then stop reading,
     drain in-flight handlers within the runtime's grace period, run ``on_stop``, and return."""
     stop = stop_event or asyncio.Event()
+    know_contract(runtime)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -37,6 +37,7 @@ from .messages import (
     TaskRequest,
     TaskResult,
 )
+from .streams.failures import ERROR_TYPE
 
 __all__ = [
     "ERROR_TYPE",
@@ -46,9 +47,6 @@ __all__ = [
     "SessionMessage",
     "decode_log_entry",
 ]
-
-ERROR_TYPE = "Error"
-"""The ``type`` of entries the runtime writes for rejected or dead-lettered input."""
 
 
 class ErrorEvent(BaseModel):

@@ -24,11 +24,15 @@ import time
 import structlog
 
 from agent_streams import AgentId, AgentRuntime, TopicId
+from agent_streams.exceptions import RuntimeStateError
 from agent_streams.messages import CODE_TOPIC, OUTCOMES_TOPIC, CancelTask, TaskResult
+from agent_streams.streams.transient import TRANSIENT, cause
 
 from .session import Ending, SessionStore
 
 __all__ = ["DeadlineSweeper", "Endings"]
+
+_EXPECTED: tuple[type[BaseException], ...] = (*TRANSIENT, RuntimeStateError)
 
 log = structlog.get_logger("agent_streams_assistant")
 
@@ -121,8 +125,10 @@ class DeadlineSweeper:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis away, runtime stopping: try again next interval
-                log.warning("deadline_sweep_failed", error=f"{type(exc).__name__}: {exc}")
+            except _EXPECTED as exc:  # Redis away, runtime stopping
+                log.warning("deadline_sweep_failed", error=cause(exc), action="next interval")
+            except Exception:  # a bug or a refused command: its traceback, then go on
+                log.exception("deadline_sweep_failed", action="next interval")
 
     async def sweep(self) -> int:
         """One pass; returns how many sessions this replica ended."""

@@ -244,7 +244,7 @@ class ExecutorCanceller(RoutedAgent):
     async def on_cancel(self, message: CancelTask, ctx: MessageContext) -> None:
         running = await self._runs.running(self.id.key)
         if running is not None:
-            await self._runs.redis.publish(self._runs.keys.cancel_channel, running)
+            await self.runtime.cancel_message(running)
         log.info("cancel_forwarded", session=self.id.key, running=running)
 
     @message_handler

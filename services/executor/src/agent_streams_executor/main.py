@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from agent_streams.artifacts import ArtifactStore
 from agent_streams.logging import configure_logging
-from agent_streams.service import serve
+from agent_streams.service import know_contract, serve
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 
 from .agent import (
@@ -57,6 +57,7 @@ async def main(settings: ExecutorSettings) -> None:
     # The canceller gets a runtime of its own so that it keeps reading cancels while the
     # executor's runtime drains its runs after SIGTERM; it stops last.
     canceller = RedisStreamsRuntime(canceller_settings(settings))
+    know_contract(canceller)
     await ExecutorCanceller.register(canceller, CANCELLER_TYPE, lambda: ExecutorCanceller(runs))
     canceller.start()
     await canceller.ready()

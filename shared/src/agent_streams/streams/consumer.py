@@ -1,131 +1,99 @@
-"""One consumer group (= one agent type) in one process: read, dispatch, ack, heartbeat, reclaim.
+"""One consumer group (= one agent type) in one process: read, mailboxes, dispatch, reclaim.
 
-Delivery is at-least-once. An entry is acknowledged only after its handler returned. Acks are
-batched: they go out (one XACK per stream, one pipeline) when a worker has no queued message
-left, when a read batch's worth is waiting, or ``_ACK_DELAY_S`` after the first, so a burst
-does not cost one round trip per message. Entries this process holds are kept alive by a
-heartbeat (XCLAIM JUSTID resets their idle time) so a long handler is not reclaimed mid-run;
-entries left by a consumer that died are reclaimed by a live one after ``claim_idle_ms``. A
-handler that raises is retried with backoff, and after ``max_deliveries`` the entry goes to the
-dead-letter stream with the error. Bad input is answered on the errors stream and dead-lettered
-at once (retrying cannot fix it).
-
-One agent instance handles one message at a time: entries are queued per ``AgentId`` and one
-worker drains that queue holding the agent's lock in Redis, so a second replica waits for it.
-The lock is kept ``_LOCK_LINGER_S`` after the queue runs dry: the agent's next message (an RPC
-loop, a conversation's next turn, a burst) then costs no SET NX and no release round trip, and
-another replica waits at most that much longer for it.
+Delivery is at-least-once: an entry is acknowledged (``acks``) only after its handler
+returned. Entries are queued per ``AgentId`` (a mailbox) and one worker drains each mailbox
+holding the agent's lock (``locks``), so one agent instance handles one message at a time, even
+across replicas. A failing step of a delivery (the handler, or a transient Redis fault around
+it) is retried with backoff, each retry counted as a delivery, and after ``max_deliveries`` the
+entry is dead-lettered (``failures``); bad input is answered and dead-lettered at once
+(retrying cannot fix it). Entries this process holds are kept alive by a heartbeat (XCLAIM
+JUSTID resets their idle time), so a long handler is not reclaimed mid-run; entries left by a
+consumer that died are reclaimed by a live one after ``claim_idle_ms``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .._cancellation import CancellationToken
-from .._context import MessageContext
+from .._cancellation import RunningHandlers
 from .._ids import AgentId, TopicId
+from .._tasks import TaskSet, cancel_and_wait, supervise
 from ..exceptions import BadMessageError, InvalidMessage, UnknownMessageType
+from .acks import AckBatcher
+from .delivery import Deliverer, Item
 from .fastpath import stream_entries
-from .wire import Envelope, parse_entry
+from .locks import AgentLocks
+from .reclaim import Reclaimer
+from .transient import TRANSIENT, Backoff, cause
+from .wire import parse_entry
 
 if TYPE_CHECKING:
-    from .runtime import RedisStreamsRuntime
+    import redis.asyncio as aioredis
 
-__all__ = ["GroupConsumer", "cancel_and_wait", "supervise"]
+    from .._registry import AgentRegistry
+    from ..keys import Keys
+    from .failures import FailureRecorder
+    from .fastpath import FastRedis
+    from .rpc import Rpc
+    from .settings import RuntimeSettings
+
+__all__ = ["GroupConsumer"]
 
 log = structlog.get_logger("agent_streams")
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
-_ACK_DELAY_S = 0.005  # the longest an ack waits for company (a long queue of slow handlers)
-_LOCK_LINGER_S = 0.05  # an idle agent's lock is released this long after its last message
 _ID_CACHE = 4096  # AgentIds / TopicIds kept for reuse, per consumer
 _YIELD_BELOW = 8  # read batches smaller than this let their handlers start before reading on
 
 
-async def supervise(name: str, loop_fn: Callable[[], Awaitable[None]]) -> None:
-    """Run a background loop forever: an unexpected error is logged and the loop restarted
-    (after a pause), so a consumer never silently stops reading."""
-    while True:
-        try:
-            await loop_fn()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background_loop_failed", loop=name, action="restarting in 1 s")
-            await asyncio.sleep(1.0)
-
-
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait until all are done, cancelling again when a cancel was lost.
-
-    On Python 3.11 ``asyncio.wait_for``, which redis-py wraps every command send in when a
-    ``socket_timeout`` is set (its default), drops a cancellation that lands just as the send
-    completes (CPython gh-86296, fixed in 3.12): one ``cancel()`` may not stop a task that talks
-    to Redis, and a plain ``gather`` after it can wait forever.
-    """
-    tasks = list(tasks)
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.1)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception was never retrieved" at exit
-
-
-@dataclass(slots=True)
-class _Item:
-    envelope: Envelope
-    delivery: int
-    message: Any = None
-
-
-@dataclass(slots=True)
-class _Running:
-    """The worker task running a handler, for its cancellation token."""
-
-    task: asyncio.Task[Any] | None
-    active: bool = False  # inside the handler now
-    requested: bool = False  # the token cancelled the task; to be taken back (uncancel)
-
-    def cancel_soon(self) -> None:
-        # A token may be cancelled from any thread: the cancel itself happens on the loop.
-        if self.task is not None:
-            self.task.get_loop().call_soon_threadsafe(self._cancel)
-
-    def _cancel(self) -> None:
-        if self.active and not self.requested and self.task is not None:
-            self.requested = True
-            self.task.cancel()
-
-
 @dataclass(slots=True)
 class _Mailbox:
-    items: deque[_Item] = field(default_factory=deque)
+    items: deque[Item] = field(default_factory=deque)
     worker: asyncio.Task[None] | None = None
 
 
 class GroupConsumer:
-    def __init__(self, runtime: RedisStreamsRuntime, agent_type: str, streams: dict[str, str]):
-        self._rt = runtime
-        self._redis: aioredis.Redis = runtime.redis
-        self._s = runtime.settings
+    """The consumer of one agent type's group on its streams, in this process.
+
+    Args:
+        agent_type: the agent type (= the consumer group).
+        streams: stream key -> topic type ("" for the agent type's inbox).
+        redis: the runtime's client; ``fast`` its hot-path commands.
+        keys: the namespace's key names; ``settings`` the delivery settings.
+        registry: the agent instances, their local locks and message types.
+        rpc: expiry checks and replies of requests.
+        failures: where bad input and dead letters go.
+        running: the tokens of running handlers (for cancels).
+    """
+
+    def __init__(
+        self,
+        agent_type: str,
+        streams: dict[str, str],
+        *,
+        redis: aioredis.Redis,
+        fast: FastRedis,
+        keys: Keys,
+        settings: RuntimeSettings,
+        registry: AgentRegistry,
+        rpc: Rpc,
+        failures: FailureRecorder,
+        running: RunningHandlers,
+    ) -> None:
+        self._redis = redis
+        self._fast = fast
+        self._keys = keys
+        self._s = settings
+        self._registry = registry
+        self._rpc = rpc
+        self._failures = failures
+        self._running = running
         self.agent_type = agent_type
         self.group = agent_type
         # stream key -> topic type (None for the agent type's direct-message inbox)
@@ -133,20 +101,37 @@ class GroupConsumer:
         self._mailboxes: dict[AgentId, _Mailbox] = {}
         self._agent_ids: dict[str, AgentId] = {}  # key -> AgentId of this type (bounded)
         self._topic_ids: dict[tuple[str, str], TopicId] = {}
-        self._replies = runtime.keys.reply("")  # every reply stream's name starts with this
-        self._log_handled = False  # whether "handled" lines are logged (INFO), per drain
+        self._replies = keys.reply("")  # every reply stream's name starts with this
         self._inflight: dict[tuple[str, str], float] = {}  # (stream, entry id) -> since
         self._capacity = asyncio.Event()
         self._capacity.set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._acks: dict[str, list[str]] = {}
-        self._acks_queued = 0
-        self._ack_timer: asyncio.TimerHandle | None = None
-        self._ack_event = asyncio.Event()
-        self._locks_held: dict[AgentId, str] = {}
-        self._lock_timers: dict[AgentId, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._acks = AckBatcher(fast, self.group, settings.read_batch, self._acked)
+        self._locks = AgentLocks(redis, keys, settings.claim_idle_ms, registry.lock)
+        self._reclaimer = Reclaimer(
+            self.group,
+            redis=redis,
+            settings=settings,
+            streams=self.streams,
+            held=self._inflight,
+            locks=self._locks,
+            failures=failures,
+            acks=self._acks,
+            accept=self._accept,
+        )
+        self._deliverer = Deliverer(
+            self.group,
+            redis=redis,
+            settings=settings,
+            registry=registry,
+            rpc=rpc,
+            failures=failures,
+            acks=self._acks,
+            running=running,
+            let_go=self._acked,
+        )
+        self._tasks = TaskSet()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -155,10 +140,10 @@ class GroupConsumer:
         # Announce which types this agent type takes on each topic, so that a consumer of
         # another agent type on the same topic can tell "someone else's message" (skip it,
         # as autogen does) from a type nobody handles (bad input: answer it).
-        names = self._rt.registry.handled_type_names(self.agent_type)
+        names = self._registry.handled_type_names(self.agent_type)
         for topic in self.streams.values():
             if topic is not None and names:
-                await self._redis.sadd(self._rt.keys.topic_types(topic), *names)
+                await self._redis.sadd(self._keys.topic_types(topic), *names)
         for stream in self.streams:
             try:
                 await self._redis.xgroup_create(
@@ -173,15 +158,12 @@ class GroupConsumer:
 
     def start(self) -> None:
         self._reader = self._spawn(supervise("read", self._read_loop))
-        self._spawn(supervise("ack", self._ack_loop))
-        self._spawn(supervise("heartbeat", self._heartbeat_loop))
-        self._spawn(supervise("reclaim", self._reclaim_loop))
+        self._spawn(supervise("ack", self._acks.run))
+        self._spawn(supervise("heartbeat", self._reclaimer.heartbeat))
+        self._spawn(supervise("reclaim", self._reclaimer.reclaim))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coro)
 
     async def stop(self, grace_s: float) -> None:
         """Stop reading, let queued and running handlers finish within ``grace_s``, cancel the
@@ -193,16 +175,13 @@ class GroupConsumer:
         if workers:
             _done, pending = await asyncio.wait(workers, timeout=grace_s)
             await cancel_and_wait(pending)
-        await self._flush_acks()
+        await self._acks.stop()
         await cancel_and_wait(self._tasks)
-        for timer in self._lock_timers.values():
-            timer.cancel()
-        for agent_id in list(self._locks_held):
-            await self._release_lock(agent_id)
+        await self._locks.release_all()
 
     @property
     def idle(self) -> bool:
-        return not self._inflight and not any(self._acks.values())
+        return not self._inflight and not self._acks.pending
 
     async def wait_idle(self, timeout: float) -> bool:
         try:
@@ -213,7 +192,7 @@ class GroupConsumer:
 
     # -- reading --------------------------------------------------------------------------
     async def _read_loop(self) -> None:
-        backoff = 0.05
+        backoff = Backoff()
         while not self._stopping:
             room = self._s.max_inflight - len(self._inflight)
             if room <= 0:
@@ -222,7 +201,7 @@ class GroupConsumer:
                 continue
             try:
                 streams = list(self.streams)
-                (raw,) = await self._rt.fast.execute(
+                (raw,) = await self._fast.execute(
                     [
                         [
                             "XREADGROUP",
@@ -242,7 +221,7 @@ class GroupConsumer:
                 if isinstance(raw, Exception):
                     raise raw
                 response = stream_entries(raw)
-                backoff = 0.05
+                backoff.reset()
             except ResponseError as exc:
                 # NOGROUP: Redis lost the group (restart without persistence, or deleted);
                 # UNBLOCKED: the stream was deleted while we waited on it.
@@ -251,10 +230,8 @@ class GroupConsumer:
                 log.warning("consumer_group_missing", group=self.group, action="recreating")
                 await self.ensure_groups()
                 continue
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", group=self.group, error=str(exc), retry_s=backoff)
-                await asyncio.sleep(backoff * (1 + random.random()))
-                backoff = min(backoff * 2, 5.0)
+            except TRANSIENT as exc:
+                await backoff.retry("read", exc, group=self.group)
                 continue
             accepted = 0
             for stream_raw, entries in response or ():
@@ -263,7 +240,7 @@ class GroupConsumer:
                     entry_id = entry_id_raw.decode()
                     accepted += 1
                     if fields is None:  # trimmed while pending
-                        self._queue_ack(stream, entry_id)
+                        self._acks.queue(stream, entry_id)
                         continue
                     self._accept(stream, entry_id, fields, 1)
             if 0 < accepted < _YIELD_BELOW:
@@ -278,7 +255,7 @@ class GroupConsumer:
         self._idle.clear()
         try:
             env = parse_entry(stream, entry_id, fields, max_body_bytes=self._s.max_body_bytes)
-            message = self._rt.registry.messages.decode(env.type, env.body, env.version)
+            message = self._registry.messages.decode(env.type, env.body, env.version)
             # The reply goes wherever reply_to says: only this namespace's reply streams, or
             # an entry could make a service write into a topic or outside the namespace.
             replies = self._replies
@@ -296,14 +273,14 @@ class GroupConsumer:
         if topic is not None and env.source is not None:  # a topic entry has one (see above)
             agent_id = self._agent_id(env.source)
             if env.sender == agent_id:  # a publisher never receives its own publish
-                self._queue_ack(stream, entry_id)
+                self._acks.queue(stream, entry_id)
                 return
         else:
             agent_id = self._agent_id(env.key or "default")
         mailbox = self._mailboxes.get(agent_id)
         if mailbox is None:
             mailbox = self._mailboxes[agent_id] = _Mailbox()
-        mailbox.items.append(_Item(env, delivery, message))
+        mailbox.items.append(Item(env, delivery, message))
         if mailbox.worker is None:
             mailbox.worker = self._spawn(self._drain(agent_id, mailbox))
 
@@ -326,41 +303,67 @@ class GroupConsumer:
     async def _reject(
         self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
     ) -> None:
+        try:
+            await self._answer_bad_input(stream, entry_id, fields, exc)
+        except TRANSIENT as fault:
+            log.warning(
+                "bad_input_not_answered",
+                stream=stream,
+                entry=entry_id,
+                error=cause(fault),
+                action="left pending for reclaim",
+            )
+            self._abandon(stream, entry_id)
+
+    async def _answer_bad_input(
+        self, stream: str, entry_id: str, fields: dict[bytes, bytes], exc: BadMessageError
+    ) -> None:
         topic = self.streams.get(stream)
         if isinstance(exc, UnknownMessageType) and topic is not None:
             name = fields.get(b"type", b"").decode(errors="replace")
-            if name and await self._redis.sismember(self._rt.keys.topic_types(topic), name):
+            if name and await self._redis.sismember(self._keys.topic_types(topic), name):
                 # Another agent type on this topic handles it: not ours, not bad input.
                 log.debug("skipped_foreign_type", group=self.group, type=name)
-                self._queue_ack(stream, entry_id)
+                self._acks.queue(stream, entry_id)
                 return
-        await self._rt.report_bad_input(stream, entry_id, self.group, fields, exc)
-        self._queue_ack(stream, entry_id)
+        await self._failures.bad_input(stream, entry_id, self.group, fields, exc)
+        self._acks.queue(stream, entry_id)
 
     # -- handling -------------------------------------------------------------------------
     async def _drain(self, agent_id: AgentId, mailbox: _Mailbox) -> None:
         try:
-            async with self._rt.registry.lock(agent_id):
-                timer = self._lock_timers.pop(agent_id, None)
-                if timer is not None:
-                    timer.cancel()
-                if agent_id not in self._locks_held:  # else still held from its last message
-                    await self._acquire_lock(agent_id)
+            async with self._registry.lock(agent_id):
+                if not self._locks.keep(agent_id):
+                    await self._locks.acquire(agent_id)
                 try:
-                    self._log_handled = log.is_enabled_for(logging.INFO)
+                    self._deliverer.log_handled = log.is_enabled_for(logging.INFO)
                     worker = asyncio.current_task()
                     while mailbox.items:
-                        await self._handle(agent_id, mailbox.items[0], worker)
+                        item = mailbox.items[0]
+                        topic = self.streams.get(item.envelope.stream)
+                        source = item.envelope.source or ""
+                        topic_id = self._topic_id(topic, source) if topic else None
+                        try:
+                            await self._deliverer.handle(agent_id, item, worker, topic_id)
+                        except Exception:
+                            # Not transient, not the handler's: Redis refused a command
+                            # (NOPERM, WRONGTYPE...). The entry stays pending; a reclaim
+                            # redelivers it later, counted, instead of a hot loop here.
+                            log.exception(
+                                "delivery_abandoned",
+                                agent=str(agent_id),
+                                id=item.envelope.message_id,
+                                attempt=item.delivery,
+                                action="left pending for reclaim",
+                            )
+                            self._abandon(item.envelope.stream, item.envelope.entry_id)
                         mailbox.items.popleft()
-                    if self._acks_queued:  # nothing queued here: acknowledge what was handled
-                        self._ack_event.set()
+                    self._acks.wake()  # nothing queued here: acknowledge what was handled
                 finally:
                     if self._stopping:
-                        await self._release_lock(agent_id)
+                        await self._locks.release(agent_id)
                     else:
-                        self._lock_timers[agent_id] = asyncio.get_running_loop().call_later(
-                            _LOCK_LINGER_S, self._release_idle_lock, agent_id
-                        )
+                        self._locks.linger(agent_id, self._mailboxes.__contains__)
         finally:
             mailbox.worker = None
             if mailbox.items and not self._stopping:
@@ -368,194 +371,10 @@ class GroupConsumer:
             elif not mailbox.items:
                 self._mailboxes.pop(agent_id, None)
 
-    async def _handle(
-        self, agent_id: AgentId, item: _Item, worker: asyncio.Task[Any] | None
-    ) -> None:
-        env = item.envelope
-        started = time.perf_counter()
-        is_rpc = env.reply_to is not None
-        token = CancellationToken()
-        outcome = "ok"
-        if is_rpc and await self._rt.rpc_expired(env, item.delivery):
-            self._queue_ack(env.stream, env.entry_id)
-            self._log(env, agent_id, item.delivery, "skipped_cancelled", started)
-            return
-        topic = self.streams.get(env.stream)
-        ctx = MessageContext(
-            sender=env.sender,
-            topic_id=self._topic_id(topic, env.source or "") if topic else None,
-            is_rpc=is_rpc,
-            cancellation_token=token,
-            message_id=env.message_id,
-            delivery=item.delivery,
-        )
-        # Several agent types in one process may handle the same entry: one token each.
-        self._rt.tokens.setdefault(env.message_id, set()).add(token)
-        # The handler runs in this worker's task (a task per message cost two event-loop turns
-        # and ~7 us): the token cancels the worker while, and only while, the handler runs.
-        running = _Running(worker)
-        token.add_callback(running.cancel_soon)
-        try:
-            while True:
-                exc: BaseException | None = None
-                result: Any = None
-                cancelled = token.is_cancelled()
-                if not cancelled:
-                    running.active = True
-                    try:
-                        result = await self._rt.registry.deliver(agent_id, item.message, ctx)
-                    except asyncio.CancelledError:
-                        if not running.requested:
-                            raise  # this worker is being cancelled (stop), not by the token
-                        cancelled = True
-                    except Exception as error:
-                        exc = error
-                    finally:
-                        running.active = False
-                    if running.requested:  # the token's cancel: taken back, once
-                        running.requested = False
-                        if running.task is not None and running.task.uncancel() and cancelled:
-                            raise asyncio.CancelledError  # stop() cancelled the worker as well
-                if cancelled:
-                    outcome = "cancelled"
-                    self._queue_ack(env.stream, env.entry_id)
-                    break
-                # A reply carries its entry's XACK in the same write: one round trip.
-                if exc is None:
-                    if is_rpc:
-                        await self._rt.send_reply(env, result=result, ack_group=self.group)
-                        self._acked(env.stream, [env.entry_id])
-                    else:
-                        self._queue_ack(env.stream, env.entry_id)
-                    break
-                if is_rpc:
-                    outcome = "error_replied"
-                    await self._rt.send_reply(env, error=exc, ack_group=self.group)
-                    self._acked(env.stream, [env.entry_id])
-                    break
-                if item.delivery >= self._s.max_deliveries:
-                    outcome = "dead_lettered"
-                    log.error(
-                        "handler_failed",
-                        agent=str(agent_id),
-                        id=env.message_id,
-                        attempt=item.delivery,
-                        error=repr(exc),
-                    )
-                    await self._rt.dead_letter(env, self.group, exc, item.delivery)
-                    self._queue_ack(env.stream, env.entry_id)
-                    break
-                log.warning(
-                    "handler_failed_retrying",
-                    agent=str(agent_id),
-                    id=env.message_id,
-                    attempt=item.delivery,
-                    error=repr(exc),
-                )
-                await asyncio.sleep(self._s.retry_backoff_ms / 1000 * 2 ** (item.delivery - 1))
-                # Count the redelivery in Redis too, so a crash now cannot reset the attempts.
-                ids: list[Any] = [env.entry_id]
-                await self._redis.xclaim(
-                    env.stream, self.group, self._s.consumer_name, 0, ids, justid=False
-                )
-                item.delivery += 1
-                ctx.delivery = item.delivery
-        finally:
-            held = self._rt.tokens.get(env.message_id)
-            if held is not None:
-                held.discard(token)
-                if not held:
-                    del self._rt.tokens[env.message_id]
-        self._log(env, agent_id, item.delivery, outcome, started)
-
-    def _log(self, env: Envelope, agent_id: AgentId, attempt: int, outcome: str, t0: float) -> None:
-        if not self._log_handled:
-            return
-        log.info(
-            "handled",
-            agent=str(agent_id),
-            stream=env.stream,
-            type=env.type,
-            id=env.message_id,
-            session=env.session,
-            attempt=attempt,
-            outcome=outcome,
-            duration_ms=round((time.perf_counter() - t0) * 1000, 2),
-        )
-
-    # -- the agent's lock across replicas ---------------------------------------------------
-    async def _acquire_lock(self, agent_id: AgentId) -> None:
-        key = self._rt.keys.lock(agent_id.type, agent_id.key)
-        token = uuid.uuid4().hex
-        wait = 0.005
-        while True:
-            try:
-                if await self._redis.set(key, token, nx=True, px=self._s.claim_idle_ms):
-                    self._locks_held[agent_id] = token
-                    return
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="lock", error=str(exc))
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 0.25)
-
-    def _release_idle_lock(self, agent_id: AgentId) -> None:
-        self._lock_timers.pop(agent_id, None)
-
-        async def release() -> None:
-            # Under the agent's local lock: never while a worker for it runs.
-            async with self._rt.registry.lock(agent_id):
-                if agent_id not in self._lock_timers and agent_id not in self._mailboxes:
-                    await self._release_lock(agent_id)
-
-        self._spawn(release())
-
-    async def _release_lock(self, agent_id: AgentId) -> None:
-        token = self._locks_held.pop(agent_id, None)
-        if token is None:
-            return
-        with contextlib.suppress(*_TRANSIENT):  # else it expires after claim_idle_ms
-            await self._rt.scripts.release(
-                keys=[self._rt.keys.lock(agent_id.type, agent_id.key)], args=[token]
-            )
-
-    # -- acks, heartbeat, reclaim -------------------------------------------------------------
-    def _queue_ack(self, stream: str, entry_id: str) -> None:
-        self._acks.setdefault(stream, []).append(entry_id)
-        self._acks_queued += 1
-        if self._acks_queued >= self._s.read_batch:
-            self._ack_event.set()
-        elif self._ack_timer is None:
-            loop = asyncio.get_running_loop()
-            self._ack_timer = loop.call_later(_ACK_DELAY_S, self._ack_event.set)
-
-    async def _ack_loop(self) -> None:
-        while True:
-            await self._ack_event.wait()
-            self._ack_event.clear()
-            await self._flush_acks()
-
-    async def _flush_acks(self) -> None:
-        acks, self._acks, self._acks_queued = self._acks, {}, 0
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
-        if not acks:
-            return
-        commands = [["XACK", stream, self.group, *ids] for stream, ids in acks.items()]
-        while True:
-            try:
-                results = await self._rt.fast.execute(commands)
-                break
-            except _TRANSIENT as exc:
-                if self._stopping:
-                    return  # unacked entries are redelivered: at-least-once
-                log.warning("redis_unreachable", during="ack", error=str(exc))
-                await asyncio.sleep(0.2)
-        for error in results:
-            if isinstance(error, Exception):
-                raise error
-        for stream, ids in acks.items():
-            self._acked(stream, ids)
+    def _abandon(self, stream: str, entry_id: str) -> None:
+        """Stop holding an entry without acknowledging it: it stays pending in Redis, and a
+        reclaim (any replica's) redelivers it after ``claim_idle_ms``, counted."""
+        self._acked(stream, [entry_id])
 
     def _acked(self, stream: str, entry_ids: list[str]) -> None:
         for entry_id in entry_ids:
@@ -564,83 +383,3 @@ class GroupConsumer:
             self._capacity.set()
         if self.idle:
             self._idle.set()
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._s.heartbeat_ms / 1000)
-            cutoff = time.monotonic() - self._s.heartbeat_ms / 1000 / 2
-            by_stream: dict[str, list[Any]] = {}
-            for (stream, entry_id), since in list(self._inflight.items()):
-                if since <= cutoff:
-                    by_stream.setdefault(stream, []).append(entry_id)
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for stream, ids in by_stream.items():
-                        pipe.xclaim(stream, self.group, self._s.consumer_name, 0, ids, justid=True)
-                    for agent_id, token in self._locks_held.items():
-                        await self._rt.scripts.renew(
-                            keys=[self._rt.keys.lock(agent_id.type, agent_id.key)],
-                            args=[token, self._s.claim_idle_ms],
-                            client=pipe,
-                        )
-                    await pipe.execute()
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="heartbeat", error=str(exc))
-
-    async def _reclaim_loop(self) -> None:
-        interval = self._s.claim_idle_ms / 1000 / 2
-        while True:
-            try:
-                for stream in list(self.streams):
-                    await self._reclaim(stream)
-            except _TRANSIENT as exc:
-                log.warning("redis_unreachable", during="reclaim", error=str(exc))
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-            await asyncio.sleep(interval * (0.75 + random.random() / 2))
-
-    async def _reclaim(self, stream: str) -> None:
-        idle = self._s.claim_idle_ms
-        start = "-"
-        while True:
-            rows: Any = await self._redis.xpending_range(
-                stream, self.group, min=start, max="+", count=100, idle=idle
-            )
-            for row in rows:
-                entry_id = row["message_id"].decode()
-                if (stream, entry_id) in self._inflight:
-                    continue
-                claimed: Any = await self._redis.xclaim(
-                    stream, self.group, self._s.consumer_name, idle, [entry_id]
-                )
-                if not claimed:
-                    continue  # another replica got it first
-                _id, fields = claimed[0]
-                delivery = int(row["times_delivered"]) + 1
-                log.warning(
-                    "reclaimed",
-                    stream=stream,
-                    id=entry_id,
-                    from_consumer=row["consumer"],
-                    attempt=delivery,
-                )
-                if fields is None:
-                    await self._redis.xack(stream, self.group, entry_id)
-                elif delivery > self._s.max_deliveries:
-                    self._inflight[(stream, entry_id)] = time.monotonic()
-                    await self._rt.dead_letter_raw(
-                        stream,
-                        entry_id,
-                        self.group,
-                        fields,
-                        f"gave up after {delivery - 1} deliveries: consumers stopped responding",
-                    )
-                    self._queue_ack(stream, entry_id)
-                else:
-                    self._accept(stream, entry_id, fields, delivery)
-            if len(rows) < 100:
-                return
-            last = rows[-1]["message_id"].decode()
-            ms, seq = last.split("-")
-            start = f"{ms}-{int(seq) + 1}"

@@ -10,7 +10,7 @@ import pytest
 from agent_streams.messages import CONTRACT_MESSAGES, TaskRequest
 from agent_streams.schema import message_schemas
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
 
 @pytest.mark.parametrize("name", sorted(message_schemas()))
