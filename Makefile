@@ -125,7 +125,7 @@ DEMO_FILE ?= examples/data/stocks.csv
 # The seed task, verbatim (autogen-core's quickstart); it downloads prices, so it needs network.
 SEED_PROMPT ?= Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01.
 
-.PHONY: env up down reset logs ps demo demo-seed
+.PHONY: env ports up down reset logs ps demo demo-seed
 env: ## Write .env for plain `docker compose` (deploy/.env.example + this machine's values) if missing
 	@if [ -f .env ]; then echo ".env: present, kept"; exit 0; fi; \
 	if [ -z "$(DOCKER_GID)" ]; then echo "error: no Docker socket at $(DOCKER_SOCKET)" >&2; exit 1; fi; \
@@ -134,7 +134,18 @@ env: ## Write .env for plain `docker compose` (deploy/.env.example + this machin
 		-e 's|^# *REDIS_IMAGE=.*|REDIS_IMAGE=$(REDIS_IMAGE)|' deploy/.env.example >.env; \
 	echo ".env: written (DOCKER_GID=$(DOCKER_GID), PYTHON_IMAGE=$(PYTHON_IMAGE), REDIS_IMAGE=$(REDIS_IMAGE))"
 
-up: engine env redis-passwords redis-acl base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
+# A machine that runs its own Redis on 6379 (or anything on 8081) would make compose die with
+# "address already in use": deploy/ports.py keeps the port in .env (or the default) when it is
+# free or already this stack's, else takes the next free one, writes it to .env and says so.
+# REDIS_PORT / LLM_PORT in the environment win (empty: a random port). `docker compose port`
+# then tells the CLI where Redis is (make demo's CLIENT).
+ports: ## Pick free 127.0.0.1 ports for Redis (6379) and the model server (8081); saved in .env
+	@python3 deploy/ports.py REDIS_PORT --default 6379 --env-file $(ENV_FILE) \
+		--current "$$($(COMPOSE) port redis 6379 2>/dev/null || true)"
+	@$(if $(USE_OPENAI),:,python3 deploy/ports.py LLM_PORT --default 8081 --env-file $(ENV_FILE) \
+		--current "$$($(COMPOSE) port llm 8081 2>/dev/null || true)")
+
+up: engine env redis-passwords redis-acl ports base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
 	@echo "==> docker compose $(COMPOSE_FILES) up --wait (executors: $(EXECUTORS), assistants: $(ASSISTANTS))"
 	@$(COMPOSE) up -d --no-build --wait --wait-timeout 300 --remove-orphans \
 		--scale executor=$(EXECUTORS) --scale assistant=$(ASSISTANTS)
