@@ -182,6 +182,18 @@ demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_
 	@$(CLIENT) submit "$(SEED_PROMPT)" --network --out $(OUT) --timeout 900
 
 # ---------------------------------------------------------------------------------------------
+# Kubernetes (deploy/k8s/README.md): kustomize base + overlays, KEDA autoscaling; rendered and
+# validated offline (kubectl and the schemas come from the k8s dependency group, make sync)
+# ---------------------------------------------------------------------------------------------
+OVERLAY ?= dev
+.PHONY: k8s-render k8s-validate
+k8s-render: ## Print the Kubernetes manifests of one overlay (OVERLAY=dev|external-redis)
+	@uv run kubectl kustomize deploy/k8s/overlays/$(OVERLAY)
+
+k8s-validate: ## Validate every overlay offline: Kubernetes schemas, KEDA's CRD schemas, the deployment's rules
+	uv run python deploy/k8s/validate.py
+
+# ---------------------------------------------------------------------------------------------
 # Redis least privilege (deploy/redis/README.md): one ACL user per service, passwords in .env
 # ---------------------------------------------------------------------------------------------
 
