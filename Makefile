@@ -287,9 +287,15 @@ bench-executor: sync ## Code execution speed vs AutoGen's executors on the sandb
 	uv run python bench/executor.py --runs $(or $(RUNS),20) --image $(SANDBOX_IMAGE)
 
 .PHONY: bench-system
-bench-system: sync sandbox-image service-image ## Whole-system tasks/s and overhead per turn with 1, 2, 3 executors (fake model)
+bench-system: sync sandbox-image service-image ## Whole-system tasks/s: CPU-bound (1-3 executors) and latency-bound (1/2/4 executors, 1/2 assistants); fake model
 	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
 		TEST_REDIS_IMAGE=$(REDIS_IMAGE) uv run python bench/system.py $(BENCH_ARGS)
+
+# Two runs of a 200-task burst on the compose stack (fake model, local backend): ~5-10 min.
+.PHONY: bench-autoscale
+bench-autoscale: sync service-image ## Lag-driven scale-up simulated with compose --scale: burst of 200 tasks to drained, with and without
+	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
+		TEST_REDIS_IMAGE=$(REDIS_IMAGE) uv run python bench/autoscale.py $(BENCH_ARGS)
 
 .PHONY: bench-runtime
 bench-runtime: sync ## Runtime msg/s, send_message p50/p99 and CPU vs raw redis-py and AutoGen core + gRPC (Redis: REDIS_URL or redis-server)
