@@ -69,7 +69,7 @@ def setups(executor_tasks: int, assistant_tasks: int) -> list[Setup]:
     return by_executors + by_assistants
 
 
-SPARES = 2
+SPARES = 1
 """Warm sandboxes per executor: a task takes one, a new one starts while its code waits."""
 
 
