@@ -391,6 +391,10 @@ async def main() -> None:
     )  # fmt: skip
     parser.add_argument("--latency-tasks", type=int, default=12, help="executor-bound series")
     parser.add_argument("--assistant-tasks", type=int, default=8, help="assistant-bound series")
+    parser.add_argument(
+        "--series", nargs="+", choices=["executors", "assistants"],
+        default=["executors", "assistants"], help="which latency-bound series to run",
+    )  # fmt: skip
     args = parser.parse_args()
     args.load_at_start = load_average()
     if "cpu" in args.workload:
@@ -407,7 +411,11 @@ async def latency_bound(args: argparse.Namespace) -> None:
         sys.exit(f"images missing: {', '.join(missing)} (make images)")
     try:
         stack.up(executors=1)
-        plan = latency.setups(args.latency_tasks, args.assistant_tasks)
+        plan = [
+            s
+            for s in latency.setups(args.latency_tasks, args.assistant_tasks)
+            if s.bound in args.series
+        ]
         outcomes = await latency.run(stack, plan, wait_for_spares)
     finally:
         leaked = stack.destroy()
