@@ -129,7 +129,7 @@ DEMO_FILE ?= examples/data/stocks.csv
 # The seed task, verbatim (autogen-core's quickstart); it downloads prices, so it needs network.
 SEED_PROMPT ?= Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01.
 
-.PHONY: env up down reset logs ps demo demo-seed
+.PHONY: env ports up down reset logs ps demo demo-seed
 env: ## Write .env for plain `docker compose` (deploy/.env.example + this machine's values) if missing
 	@if [ -f .env ]; then echo ".env: present, kept"; exit 0; fi; \
 	if [ -z "$(DOCKER_GID)" ]; then echo "error: no Docker socket at $(DOCKER_SOCKET)" >&2; exit 1; fi; \
@@ -138,7 +138,18 @@ env: ## Write .env for plain `docker compose` (deploy/.env.example + this machin
 		-e 's|^# *REDIS_IMAGE=.*|REDIS_IMAGE=$(REDIS_IMAGE)|' deploy/.env.example >.env; \
 	echo ".env: written (DOCKER_GID=$(DOCKER_GID), PYTHON_IMAGE=$(PYTHON_IMAGE), REDIS_IMAGE=$(REDIS_IMAGE))"
 
-up: engine env redis-passwords redis-acl base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
+# A machine that runs its own Redis on 6379 (or anything on 8081) would make compose die with
+# "address already in use": deploy/ports.py keeps the port in .env (or the default) when it is
+# free or already this stack's, else takes the next free one, writes it to .env and says so.
+# REDIS_PORT / LLM_PORT in the environment win (empty: a random port). `docker compose port`
+# then tells the CLI where Redis is (make demo's CLIENT).
+ports: ## Pick free 127.0.0.1 ports for Redis (6379) and the model server (8081); saved in .env
+	@python3 deploy/ports.py REDIS_PORT --default 6379 --env-file $(ENV_FILE) \
+		--current "$$($(COMPOSE) port redis 6379 2>/dev/null || true)"
+	@$(if $(USE_OPENAI),:,python3 deploy/ports.py LLM_PORT --default 8081 --env-file $(ENV_FILE) \
+		--current "$$($(COMPOSE) port llm 8081 2>/dev/null || true)")
+
+up: engine env redis-passwords redis-acl ports base-images sandbox-image service-image $(if $(USE_OPENAI),,llm-image models) ## Build what is missing, start the stack, wait until healthy (EXECUTORS=n ASSISTANTS=n)
 	@echo "==> docker compose $(COMPOSE_FILES) up --wait (executors: $(EXECUTORS), assistants: $(ASSISTANTS))"
 	@$(COMPOSE) up -d --no-build --wait --wait-timeout 300 --remove-orphans \
 		--scale executor=$(EXECUTORS) --scale assistant=$(ASSISTANTS)
@@ -173,6 +184,18 @@ demo-seed: ## The seed task (NVIDIA vs Tesla, downloads data): needs OPENAI_API_
 	@mkdir -p $(OUT)
 	@echo '==> agent-streams submit "$(SEED_PROMPT)" --network --out $(OUT)'
 	@$(CLIENT) submit "$(SEED_PROMPT)" --network --out $(OUT) --timeout 900
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes (deploy/k8s/README.md): kustomize base + overlays, KEDA autoscaling; rendered and
+# validated offline (kubectl and the schemas come from the k8s dependency group, make sync)
+# ---------------------------------------------------------------------------------------------
+OVERLAY ?= dev
+.PHONY: k8s-render k8s-validate
+k8s-render: ## Print the Kubernetes manifests of one overlay (OVERLAY=dev|external-redis)
+	@uv run kubectl kustomize deploy/k8s/overlays/$(OVERLAY)
+
+k8s-validate: ## Validate every overlay offline: Kubernetes schemas, KEDA's CRD schemas, the deployment's rules
+	uv run python deploy/k8s/validate.py
 
 # ---------------------------------------------------------------------------------------------
 # Redis least privilege (deploy/redis/README.md): one ACL user per service, passwords in .env
@@ -272,9 +295,15 @@ bench-executor: sync ## Code execution speed vs AutoGen's executors on the sandb
 	uv run python bench/executor.py --runs $(or $(RUNS),20) --image $(SANDBOX_IMAGE)
 
 .PHONY: bench-system
-bench-system: sync sandbox-image service-image ## Whole-system tasks/s and overhead per turn with 1, 2, 3 executors (fake model)
+bench-system: sync sandbox-image service-image ## Whole-system tasks/s: CPU-bound (1-3 executors) and latency-bound (1/2/4 executors, 1/2 assistants); fake model
 	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
 		TEST_REDIS_IMAGE=$(REDIS_IMAGE) uv run python bench/system.py $(BENCH_ARGS)
+
+# Two runs of a 200-task burst on the compose stack (fake model, local backend): ~5-10 min.
+.PHONY: bench-autoscale
+bench-autoscale: sync service-image ## Lag-driven scale-up simulated with compose --scale: burst of 200 tasks to drained, with and without
+	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
+		TEST_REDIS_IMAGE=$(REDIS_IMAGE) uv run python bench/autoscale.py $(BENCH_ARGS)
 
 .PHONY: bench-runtime
 bench-runtime: sync ## Runtime msg/s, send_message p50/p99 and CPU vs raw redis-py and AutoGen core + gRPC (Redis: REDIS_URL or redis-server)

@@ -1,7 +1,12 @@
 """The whole system's speed with 1, 2 and 3 executor replicas, side by side.
 
     uv run python bench/system.py [--replicas 1 2 3] [--tasks 40] [--sessions 6 --turns 6]
+    uv run python bench/system.py --workload latency     # only the latency-bound series
     make bench-system
+
+Two workloads, in one run by default: the CPU-bound one described here (bound by the machine's
+two cores), and the latency-bound one of ``_latency_workload.py`` (1, 2, 4 executors and 1, 2
+assistants on work that waits: there replicas scale on one machine).
 
 Runs the production compose stack (``tests/e2e/stack.py``: the real images, Redis, Assistant,
 Executors and sandbox containers) with the scripted FAKE model over HTTP in place of the LLM, so
@@ -43,6 +48,7 @@ sys.path.insert(0, str(ROOT))  # the stack driver is shared with the e2e tests
 
 from tests.e2e.stack import Stack  # noqa: E402
 
+import _latency_workload as latency  # noqa: E402
 from agent_streams.client import AgentStreamsClient  # noqa: E402
 from agent_streams.messages import ExecutionRequest, ExecutionResult, TaskRequest, TaskResult  # noqa: E402
 
@@ -180,10 +186,11 @@ def fake_model_s(stack: Stack) -> float:
 
 
 async def new_session_tasks(
-    client: AgentStreamsClient, stack: Stack, n: int, r: PhaseResult
+    client: AgentStreamsClient, stack: Stack, n: int, r: PhaseResult, code: str = "print({i})"
 ) -> None:
+    """``n`` one-turn tasks at once, each a new session running ``code`` (``{i}``: its index)."""
     model_before = fake_model_s(stack)
-    sessions = [await client.submit(scripted(f"print({i})"), timeout_s=600) for i in range(n)]
+    sessions = [await client.submit(scripted(code.format(i=i)), timeout_s=600) for i in range(n)]
     results = await asyncio.gather(*(client.wait(s, timeout=600) for s in sessions))
     model_s = fake_model_s(stack) - model_before
     starts, ends = [], []
@@ -311,8 +318,9 @@ async def phase(stack: Stack, replicas: int, args: argparse.Namespace) -> PhaseR
 def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
     base = results[0].tasks_per_s if results else float("nan")
     ms = "ms"
+    print("\nCPU-bound (bound by the two cores: a new session costs ~1 CPU-s)")
     print(
-        f"\n{os.cpu_count()} cores, load average at start {args.load_at_start}; "
+        f"{os.cpu_count()} cores, load average at start {args.load_at_start}; "
         f"burst: {args.tasks} one-turn tasks at once (a new session and sandbox each); "
         f"idle: {args.idle_tasks} tasks one at a time, a warm spare ready; "
         f"turns: {args.sessions} sessions x {args.turns} code turns at once"
@@ -377,8 +385,47 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=6)
     parser.add_argument("--idle-tasks", type=int, default=8)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--workload", nargs="+", choices=["cpu", "latency"], default=["cpu", "latency"],
+        help="cpu: the bursts above (bound by the two cores); latency: _latency_workload.py",
+    )  # fmt: skip
+    parser.add_argument("--latency-tasks", type=int, default=12, help="executor-bound series")
+    parser.add_argument("--assistant-tasks", type=int, default=8, help="assistant-bound series")
+    parser.add_argument(
+        "--series", nargs="+", choices=["executors", "assistants"],
+        default=["executors", "assistants"], help="which latency-bound series to run",
+    )  # fmt: skip
     args = parser.parse_args()
     args.load_at_start = load_average()
+    if "cpu" in args.workload:
+        await cpu_bound(args)
+    if "latency" in args.workload:
+        await latency_bound(args)
+
+
+async def latency_bound(args: argparse.Namespace) -> None:
+    """The latency-bound series (bench/_latency_workload.py) on a stack of their own."""
+    stack = Stack.create("aslat", **latency.stack_settings(), EXECUTOR_IDLE_TIMEOUT_S="600")
+    missing = stack.missing_images()
+    if missing:
+        sys.exit(f"images missing: {', '.join(missing)} (make images)")
+    try:
+        stack.up(executors=1)
+        plan = [
+            s
+            for s in latency.setups(args.latency_tasks, args.assistant_tasks)
+            if s.bound in args.series
+        ]
+        outcomes = await latency.run(stack, plan, wait_for_spares)
+    finally:
+        leaked = stack.destroy()
+        if leaked:
+            print(f"warning: removed {len(leaked)} leaked sandbox container(s)", file=sys.stderr)
+    latency.report(outcomes)
+
+
+async def cpu_bound(args: argparse.Namespace) -> None:
+    """The CPU-bound bursts, idle tasks and warm turns with 1, 2, 3 executors."""
     stack = Stack.create(
         "asbench",
         EXECUTOR_MAX_SESSIONS=str(args.tasks + args.sessions + 8),

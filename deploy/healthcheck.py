@@ -15,6 +15,9 @@ one whose credentials Redis refuses. Why not ask Redis for the service's consume
 Redis before 7.2 creates a consumer only when it is first handed an entry, so an idle replica
 would look dead, and ``CLIENT LIST`` needs an ACL permission the services should not have.
 
+With a ``redis+sentinel://`` URL, the sentinels are asked for the current master first, and
+the two checks apply to it (so after a failover a service still on the old master is unhealthy).
+
 The URL follows the services' rule (``RuntimeSettings.redis_url``): ``AGENT_STREAMS_REDIS_URL``,
 else ``REDIS_URL``, else ``redis://127.0.0.1:6379/0``. Standard library only: importing the
 agent_streams package would cost half a second of CPU per probe, per replica.
@@ -29,6 +32,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -115,8 +119,51 @@ def ping(url: str, timeout_s: float = _TIMEOUT_S) -> str | None:
     return None
 
 
+def _bulk(replies: Any) -> str:
+    """One RESP bulk string from ``replies`` (``$3\\r\\nabc\\r\\n``)."""
+    header = replies.readline().strip()
+    if not header.startswith(b"$"):
+        raise OSError(f"unexpected reply {header[:100]!r}")
+    return str(replies.readline().strip().decode())
+
+
+def master_url(url: str, timeout_s: float = _TIMEOUT_S) -> str:
+    """For a ``redis+sentinel://`` URL (agent_streams.connection): the current master's
+    ``redis://`` URL with the same credentials and database, asked of each sentinel in turn
+    (sentinels that require a password of their own are not supported here)."""
+    scheme, _, rest = url.partition("://")
+    userinfo, _, hosts_and_path = rest.rpartition("@")
+    hosts, _, path = hosts_and_path.partition("/")
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if not segments:
+        raise OSError("the Sentinel URL names no master")
+    db = segments[1] if len(segments) > 1 else "0"
+    errors = []
+    for item in filter(None, hosts.split(",")):
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+        try:
+            with socket.create_connection((host, int(port or 26379)), timeout=timeout_s) as sock:
+                sock.sendall(_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", unquote(segments[0])))
+                with sock.makefile("rb") as replies:
+                    if replies.readline().strip() != b"*2":
+                        raise OSError("the sentinel knows no such master")
+                    ip, master_port = _bulk(replies), _bulk(replies)
+        except OSError as exc:
+            errors.append(f"{item}: {exc}")
+            continue
+        tls = "rediss" if scheme.lower().startswith("rediss") else "redis"
+        auth = f"{userinfo}@" if userinfo else ""
+        return f"{tls}://{auth}{ip}:{master_port}/{db}"
+    raise OSError("no sentinel named the master: " + "; ".join(errors))
+
+
 def check(url: str, proc_net: Path = Path("/proc/net")) -> str | None:
     """None when healthy, else the reason (see the module docstring)."""
+    if url.split("://", 1)[0].lower().endswith("+sentinel"):
+        try:
+            url = master_url(url)
+        except OSError as exc:
+            return f"cannot find the master through Sentinel: {exc}"
     parts = urlsplit(url)
     if parts.scheme != "unix":
         port = parts.port or 6379

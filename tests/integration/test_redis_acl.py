@@ -885,3 +885,64 @@ async def test_tls_is_configuration_only(
         with pytest.raises(redis.ConnectionError):
             await bad.ping()
         await bad.aclose()
+
+
+def run_k8s_group_job(server: AclRedis) -> str:
+    """deploy/k8s's group-creating Job script, as the Job runs it (redis-cli, each service's
+    user and password), against this server under its namespace instead of ``agents``."""
+    import yaml  # the k8s dependency group's
+
+    docs = yaml.safe_load_all((ROOT / "deploy/k8s/base/groups-job.yaml").read_text())
+    (script,) = [d["data"]["create-groups.sh"] for d in docs if d and d["kind"] == "ConfigMap"]
+    script = script.replace(" agents:", f" {server.namespace}:")
+    if shutil.which("redis-cli") is None:
+        pytest.fail("the Job's script runs redis-cli: install it (apt redis-tools)")
+    env = {
+        "PATH": os.environ["PATH"],
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(server.port),
+        "REDIS_EXECUTOR_PASSWORD": server.passwords["executor"],
+        "REDIS_ASSISTANT_PASSWORD": server.passwords["assistant"],
+    }
+    done = subprocess.run(
+        ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+async def test_the_k8s_group_job_and_keda_scaler_commands_work_under_the_service_users(
+    acl_redis: AclRedis, operator: aioredis.Redis
+) -> None:
+    """The Job creates every group under the services' users (twice: the second run finds
+    them), and the commands KEDA's redis-streams scaler runs with each service's user (INFO,
+    XINFO GROUPS for lagCount, XPENDING for pendingEntriesCount) are allowed."""
+    keys = Keys(acl_redis.namespace)
+    # earlier tests of this module's server may have made some of the groups already
+    first = run_k8s_group_job(acl_redis)
+    assert first.count(": created") + first.count(": exists") == 7, first
+    second = run_k8s_group_job(acl_redis)
+    assert second.count(": exists") == 7, second
+
+    expected = {
+        keys.topic(CODE_TOPIC): {EXECUTOR_TYPE, "executor-cancel"},
+        keys.topic(TASKS_TOPIC): {AGENT_TYPE},
+        keys.topic(RESULTS_TOPIC): {AGENT_TYPE},
+    }
+    for stream, groups in expected.items():
+        found = {g["name"].decode() for g in await operator.xinfo_groups(stream)}
+        assert groups <= found  # other tests of this module's server add groups of their own
+
+    for user, stream, group in (
+        ("executor", keys.topic(CODE_TOPIC), EXECUTOR_TYPE),
+        ("assistant", keys.topic(TASKS_TOPIC), AGENT_TYPE),
+        ("assistant", keys.topic(RESULTS_TOPIC), AGENT_TYPE),
+    ):
+        scaler = acl_redis.connect(user)
+        try:
+            assert str((await scaler.info("server"))["redis_version"]).startswith(("7", "8"))
+            (info,) = [g for g in await scaler.xinfo_groups(stream) if g["name"].decode() == group]
+            assert isinstance(info["lag"], int)
+            assert isinstance((await scaler.xpending(stream, group))["pending"], int)
+        finally:
+            await scaler.aclose()

@@ -69,6 +69,11 @@ _PASSWORD = re.compile(r"^[A-Za-z0-9._~-]+$")
 # scripts (redis-py sends EVALSHA and, on NOSCRIPT, SCRIPT LOAD; pipelines ask SCRIPT EXISTS),
 # and listening on the cancel channel.
 _BASE = ("ping", "select", "script|load", "script|exists", "subscribe", "unsubscribe")
+# What KEDA's Redis Streams scaler runs as the service's user (deploy/k8s/base/scaling.yaml):
+# its lagCount trigger reads the server version with INFO before XINFO GROUPS, its
+# pendingEntriesCount trigger runs XPENDING (both granted with _CONSUME). INFO shows server
+# statistics and configuration, no keys, values or passwords.
+_SCALER = ("info",)
 
 # Consuming a stream as a consumer group (runtime.consumer): create the group, read, ack,
 # heartbeat and reclaim (XCLAIM; XAUTOCLAIM is the same power), look at the group's backlog.
@@ -214,7 +219,7 @@ def users_for(
     assistant = UserSpec(
         name="assistant",
         summary="the Assistant service: model loop, session state, deadlines",
-        commands=(*_BASE, "multi", "exec", "discard"),
+        commands=(*_BASE, *_SCALER, "multi", "exec", "discard"),
         channels=(keys.cancel_channel,),
         grants=(
             *_agent_grants(keys, assistant_types, (TASKS_TOPIC, RESULTS_TOPIC)),
@@ -246,7 +251,7 @@ def users_for(
         name="executor",
         summary="the Executor service: runs code, stores artifacts, answers redeliveries",
         # PUBLISH: the canceller forwards a session's cancel to the replica running its code.
-        commands=(*_BASE, "publish"),
+        commands=(*_BASE, *_SCALER, "publish"),
         channels=(keys.cancel_channel,),
         grants=(
             *_agent_grants(keys, executor_types, (CODE_TOPIC,)),

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from ._ids import TopicId
 from .admin import Admin, DeadLetter, SystemStatus
 from .artifacts import ArtifactStore
+from .connection import redis_client
 from .exceptions import (
     ClientError,
     RedisUnavailableError,
@@ -90,9 +91,7 @@ class AgentStreamsClient:
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        self._redis = aioredis.Redis.from_url(
-            self.settings.redis_url, protocol=2, socket_connect_timeout=5
-        )
+        self._redis = redis_client(self.settings.redis_url, protocol=2, socket_connect_timeout=5)
         try:
             with self._translate():
                 await self._redis.ping()

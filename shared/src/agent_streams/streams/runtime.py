@@ -29,6 +29,7 @@ from .._ids import AgentId, AgentType, TopicId
 from .._registry import AgentRegistry
 from .._subscription import TypeSubscription
 from .._tasks import TaskSet, cancel_and_wait, supervise
+from ..connection import connection_pool
 from ..exceptions import RuntimeStateError
 from ..keys import Keys
 from .consumer import GroupConsumer
@@ -65,7 +66,7 @@ class RedisStreamsRuntime:
         # of 100 raised MaxConnectionsError under load); a blocking pool would cost ~0.2 ms per
         # send_message round trip. No socket timeout, TCP keepalive instead: see ``fastpath``.
         self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(  # owns it: closes it
-            aioredis.ConnectionPool.from_url(
+            connection_pool(  # redis://, rediss://, unix://, redis+sentinel://
                 self.settings.redis_url,
                 max_connections=self.settings.max_connections,
                 protocol=2,
