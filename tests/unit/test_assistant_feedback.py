@@ -138,7 +138,7 @@ def test_success_shows_output_files_and_asks_to_stop_when_done() -> None:
     assert "characters cut" in fb.text
     assert len(fb.text) < OUTPUT_CHARS + 400
     assert "Files created: plot.png" in fb.text
-    assert "reply with the final answer and no code: state the answer" in fb.text
+    assert "reply with the final answer and no code: the results in a sentence" in fb.text
 
 
 def test_success_without_output() -> None:
@@ -171,7 +171,7 @@ def test_success_restates_the_tasks_own_requirements() -> None:
         result(output="@mean_fare[34.65]\n"), timeout_s=60, previous_error=None, asks=asks
     )
     restated = "Round to two decimals.\nFormat: @mean_fare[value]"
-    assert f"the values from the output, written as the task asks:\n{restated}\n" in fb.text
+    assert f"The task said:\n{restated}\nIf the output above completes the task" in fb.text
     assert "The task asks for fares.png, which no run has created yet." in fb.text
     assert "name the files" not in fb.text
 

@@ -233,7 +233,9 @@ async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
     assert result.answer == "The mean price is 3.5.\n\n@mean_price[3.50]"
     # after the run, the model was reminded of the task's own requirements
     asked = "Round to two decimals.\nFormat: @mean_price[value] where value is a number."
-    assert "written as the task asks:\n" + asked in h.model.calls[1][-1].content
+    feedback = h.model.calls[1][-1].content
+    assert "The task said:\n" + asked in feedback
+    assert "no code: each @name[value] answer the task asks for" in feedback
     # and the task message showed how to print the form
     assert h.model.calls[0][1].content == (
         task + "\nPrint each answer on its own line in that form, with the computed value "

@@ -274,6 +274,7 @@ class Assistant(RoutedAgent):
         made = {a.name for a in state.artifacts}
         asks = TaskAsks(
             requirements=requirements(state.prompt, state.input_names),
+            forms=bool(form_hint(state.prompt)),
             missing_files=tuple(
                 name
                 for name in requested_files(state.prompt, state.input_names)

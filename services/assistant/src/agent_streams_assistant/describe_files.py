@@ -135,9 +135,53 @@ def _frame(frame: Any, kind: str) -> str:
         lines.append(f"- {column}: {_column(frame[column])}")
     if columns > MAX_COLUMNS:
         lines.append(f"- ... {columns - MAX_COLUMNS} more columns")
+    if (shape := _long_shape(frame)) is not None:
+        lines.append(shape)
     head = frame.head(HEAD_ROWS).to_csv(index=False).strip().splitlines()
     lines += ["first rows:", *(_cells(line) for line in head)]
     return "\n".join(lines)
+
+
+def _long_shape(frame: Any) -> str | None:
+    """For a long table (one row per category and date, e.g. symbol x month): say so, and how
+    to get one column per category. A model that misses it plots every symbol as one line."""
+    import pandas as pd
+
+    if len(frame) < 4:
+        return None
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    dates = [c for c in frame.columns if _is_dates(frame[c])]
+    for group in frame.columns:
+        values = frame[group]
+        if group in dates or pd.api.types.is_numeric_dtype(values):
+            continue
+        if not 2 <= values.nunique() <= 50:
+            continue
+        for when in dates:
+            if frame.duplicated([when]).any() and not frame.duplicated([group, when]).any():
+                value = next((c for c in numeric if c not in (group, when)), None)
+                pivot = (
+                    f"; one column per {group}: df.pivot(index='{when}', columns='{group}', "
+                    f"values='{value}')"
+                    if value is not None
+                    else ""
+                )
+                return (
+                    f"long table: one row per {group} and {when} "
+                    f"({values.nunique()} {group} values){pivot}"
+                )
+    return None
+
+
+def _is_dates(series: Any) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    text = series.dropna().astype(str)
+    return text.nunique() > 12 and (_date_format(text) is not None or _looks_like_dates(text))
 
 
 def _column(series: Any) -> str:

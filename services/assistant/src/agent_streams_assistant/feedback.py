@@ -75,8 +75,9 @@ ERROR_TAIL_LINES = 20
 ERROR_TAIL_CHARS = 1_500
 OUTPUT_CHARS = 3_000
 ANSWER_WITHOUT_FORM = (
-    "state the answer to the task with the output's numbers, and name the files it made."
+    "the results in a sentence or two, with the output's numbers, naming the files it made."
 )
+FORMS_ANSWER = "each @name[value] answer the task asks for, with its value from the output."
 
 
 def task_prompt(prompt: str, names: Sequence[str], description: str = "", hint: str = "") -> str:
@@ -108,6 +109,8 @@ class TaskAsks:
 
     requirements: str = ""
     missing_files: tuple[str, ...] = ()
+    forms: bool = False
+    """The task asks for ``@name[value]`` answers."""
 
 
 def execution_feedback(
@@ -160,13 +163,10 @@ def execution_feedback(
         + (f"Files created: {files}\n" if files else "")
         + (NAN_NOTE if NAN.search(result.output) else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
-        + "If this output answers the task, reply with the final answer and no code"
-        + (
-            f": the values from the output, written as the task asks:\n{asks.requirements}\n"
-            if asks.requirements
-            else f": {ANSWER_WITHOUT_FORM}\n"
-        )
-        + "Otherwise reply with the whole corrected script in one ```python block."
+        + (f"The task said:\n{asks.requirements}\n" if asks.requirements else "")
+        + "If the output above completes the task, reply with the final answer and no code: "
+        + (FORMS_ANSWER if asks.forms else ANSWER_WITHOUT_FORM)
+        + "\nOtherwise reply with the whole corrected script in one ```python block."
     )
     return Feedback(text, None)
 
