@@ -35,8 +35,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent_streams import MessageContext, RoutedAgent, TopicId, message_handler, type_subscription
 from agent_streams.codeblocks import extract_code_blocks, has_unterminated_fence
@@ -54,6 +52,7 @@ from agent_streams.messages import (
     TaskStatus,
     TokenUsage,
 )
+from agent_streams.streams.transient import TRANSIENT
 
 from . import describe_files
 from .answer_form import (
@@ -93,9 +92,6 @@ __all__ = ["AGENT_TYPE", "Assistant", "AssistantConfig"]
 AGENT_TYPE = "assistant"
 
 log = structlog.get_logger("agent_streams_assistant")
-
-# Left to the runtime: it redelivers, and the deadline sweeper ends the task if retries fail.
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +451,7 @@ class Assistant(RoutedAgent):
             await work()
         except asyncio.CancelledError:
             raise
-        except _TRANSIENT:
+        except TRANSIENT:  # the runtime retries; the deadline sweeper ends the task at worst
             raise
         except Exception as exc:
             log.exception("assistant_handler_failed", session=self.session, id=ctx.message_id)
