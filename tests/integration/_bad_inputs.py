@@ -340,9 +340,9 @@ def cases() -> list[Case]:
             cli,
         ),
         c(
-            "code: turn=0",
+            "code: turn=-1",  # turn 0 is the Assistant's description of the input files
             "code",
-            entry("ExecutionRequest", task(turn=0, code_blocks=code_req["code_blocks"])),
+            entry("ExecutionRequest", task(turn=-1, code_blocks=code_req["code_blocks"])),
             "invalid_message",
         ),
         c(
