@@ -298,6 +298,8 @@ async def test_a_whole_task_runs_with_each_service_under_its_own_user(
     assert [p.read_text() for p in saved if p.name == "squares.csv"] == [ARTIFACT]
     assert [e.type for e in events] == [
         "TaskRequest",
+        "ExecutionRequest",  # turn 0: the input file described, under the same users
+        "ExecutionResult",
         "AssistantTurn",
         "ExecutionRequest",
         "ExecutionResult",
@@ -310,7 +312,7 @@ async def test_a_whole_task_runs_with_each_service_under_its_own_user(
     assert sorted(g.name for g in code.groups) == sorted([EXECUTOR_TYPE, CANCELLER_TYPE])
     assert [d for d in letters if d.source == session] == []
     # The executor stored its result for redelivery under its done: key.
-    [request] = [e for e in events if e.type == "ExecutionRequest"]
+    [_described, request] = [e for e in events if e.type == "ExecutionRequest"]
     assert request.message_id is not None
     assert await stack.executor.redis.exists(
         Keys(acl_redis.namespace).done("executor", request.message_id)
