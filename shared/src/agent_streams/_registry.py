@@ -137,6 +137,14 @@ class AgentRegistry:
                     log.exception("agent_close_failed", agent=str(agent_id))
         return evicted
 
+    async def evict_idle_forever(self, max_idle_s: float) -> None:
+        """``evict_idle`` every quarter of ``max_idle_s`` (a runtime's background loop)."""
+        while True:
+            await asyncio.sleep(max(max_idle_s / 4, 0.05))
+            evicted = await self.evict_idle(max_idle_s)
+            if evicted:
+                log.debug("agents_evicted", count=evicted, live=len(self.instances))
+
     async def close_all(self) -> None:
         for agent in list(self.instances.values()):
             try:

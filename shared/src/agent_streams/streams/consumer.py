@@ -190,6 +190,15 @@ class GroupConsumer:
             return False
         return True
 
+    async def drained(self) -> bool:
+        """Whether the group has nothing left on its streams: no entry undelivered (lag), none
+        delivered and not acknowledged (pending), whichever replica holds it."""
+        for stream in self.streams:
+            for group in await self._redis.xinfo_groups(stream):
+                if group["name"].decode() == self.group and (group["pending"] or group.get("lag")):
+                    return False
+        return True
+
     # -- reading --------------------------------------------------------------------------
     async def _read_loop(self) -> None:
         backoff = Backoff()

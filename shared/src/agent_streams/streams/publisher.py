@@ -19,11 +19,16 @@ from redis.exceptions import NoScriptError
 
 from ..exceptions import QueueFullError, RuntimeStateError
 from . import scripts as lua
+from .fastpath import new_message_id
 from .transient import TRANSIENT, cause
+from .wire import build_fields
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
+    from .._ids import AgentId, TopicId
+    from .._serialization import MessageRegistry
+    from ..keys import Keys
     from .fastpath import FastRedis
     from .settings import RuntimeSettings
 
@@ -49,13 +54,24 @@ class Publisher:
     Args:
         redis: loads the script again when Redis lost it.
         fast: sends the batches.
+        keys: names a topic's stream and a session's log.
         settings: stream bounds, queue limit, session log bounds.
+        messages: encodes published messages.
     """
 
-    def __init__(self, redis: aioredis.Redis, fast: FastRedis, settings: RuntimeSettings) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        fast: FastRedis,
+        keys: Keys,
+        settings: RuntimeSettings,
+        messages: MessageRegistry,
+    ) -> None:
         self._redis = redis
         self._fast = fast
+        self._keys = keys
         self._settings = settings
+        self._messages = messages
         self._sha = redis.register_script(lua.PUBLISH).sha
         self._writes: list[_Write] = []
         self._write_event: asyncio.Event | None = None
@@ -71,6 +87,27 @@ class Publisher:
     def busy(self) -> bool:
         """Writes are queued or in flight."""
         return bool(self._writes) or self._flush_lock.locked()
+
+    async def publish(
+        self, message: Any, topic_id: TopicId, sender: AgentId | None, message_id: str | None
+    ) -> None:
+        """``RedisStreamsRuntime.publish_message``: ``message`` onto its topic's stream (and the
+        session's log). Control messages (a class with ``__agent_streams_control__ = True``,
+        e.g. ``CancelTask``) skip the queue limit: a user can always cancel."""
+        name, body, version = self._messages.encode(message)
+        fields = build_fields(
+            name,
+            body,
+            version,
+            message_id or new_message_id(),
+            source=topic_id.source,
+            sender=sender,
+        )
+        session = self._keys.session(topic_id.source) if self._settings.session_log else None
+        control = getattr(type(message), "__agent_streams_control__", False) is True
+        await self.write(
+            self._keys.topic(topic_id.type), session, topic_id.type, fields, control=control
+        )
 
     async def write(
         self,

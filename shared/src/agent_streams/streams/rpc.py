@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -60,7 +61,6 @@ class Rpc:
         messages: MessageRegistry,
         publisher: Publisher,
         running: RunningHandlers,
-        runtime_id: str,
     ) -> None:
         self._redis = redis
         self._fast = fast
@@ -69,7 +69,7 @@ class Rpc:
         self._messages = messages
         self._publisher = publisher
         self._running = running
-        self._runtime_id = runtime_id
+        self._runtime_id = uuid.uuid4().hex  # names this runtime's reply stream
         self._waiters: dict[str, asyncio.Future[tuple[str, dict[bytes, bytes]]]] = {}
         self._cancels_heard: OrderedDict[str, None] = OrderedDict()  # newest last, bounded
         self._listening_since_ms = math.inf

@@ -16,12 +16,11 @@ Every key name comes from ``agent_streams.keys``.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
-import structlog
 
 from .._agent import BaseAgent
 from .._cancellation import CancellationToken, RunningHandlers
@@ -29,20 +28,16 @@ from .._ids import AgentId, AgentType, TopicId
 from .._registry import AgentRegistry
 from .._subscription import TypeSubscription
 from .._tasks import TaskSet, cancel_and_wait, supervise
-from ..connection import connection_pool
 from ..exceptions import RuntimeStateError
 from ..keys import Keys
 from .consumer import GroupConsumer
 from .failures import FailureRecorder, Listener
-from .fastpath import FastRedis, connection_options, new_message_id
+from .fastpath import FastRedis, runtime_redis
 from .publisher import Publisher
 from .rpc import Rpc, SendOptions
 from .settings import RuntimeSettings
-from .wire import build_fields
 
 __all__ = ["RedisStreamsRuntime"]
-
-log = structlog.get_logger("agent_streams")
 
 
 class RedisStreamsRuntime:
@@ -58,40 +53,17 @@ class RedisStreamsRuntime:
     def __init__(
         self, settings: RuntimeSettings | None = None, *, redis: aioredis.Redis | None = None
     ) -> None:
-        self.settings = settings or RuntimeSettings()
-        self.keys = Keys(self.settings.namespace)
+        self.settings = settings = settings or RuntimeSettings()
+        self.keys = keys = Keys(settings.namespace)
         self._own_redis = redis is None
-        # RESP2 pinned: reply shapes must not change with the client library's default. The
-        # pool is sized for max_inflight handlers plus the background loops (redis-py's default
-        # of 100 raised MaxConnectionsError under load); a blocking pool would cost ~0.2 ms per
-        # send_message round trip. No socket timeout, TCP keepalive instead: see ``fastpath``.
-        self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(  # owns it: closes it
-            connection_pool(  # redis://, rediss://, unix://, redis+sentinel://
-                self.settings.redis_url,
-                max_connections=self.settings.max_connections,
-                protocol=2,
-                health_check_interval=30,
-                **connection_options(),
-            )
-        )
+        self.redis = redis = redis or runtime_redis(settings)  # owns it: closes it
         self.registry = AgentRegistry(self)
-        self.runtime_id = uuid.uuid4().hex
-        self._fast = FastRedis(self.redis)  # the hot paths' commands (see fastpath)
-        self._running = RunningHandlers()
-        self._publisher = Publisher(self.redis, self._fast, self.settings)
-        self._rpc = Rpc(
-            self.redis,
-            self._fast,
-            self.keys,
-            self.settings,
-            self.registry.messages,
-            self._publisher,
-            self._running,
-            self.runtime_id,
-        )
-        self._failures = FailureRecorder(
-            self.redis, self.keys, self.settings, self.registry.messages
-        )
+        messages = self.registry.messages
+        self._fast = fast = FastRedis(redis)  # the hot paths' commands (see fastpath)
+        self._running = running = RunningHandlers()
+        self._publisher = Publisher(redis, fast, keys, settings, messages)
+        self._rpc = Rpc(redis, fast, keys, settings, messages, self._publisher, running)
+        self._failures = FailureRecorder(redis, keys, settings, messages)
         self._consumers: dict[str, GroupConsumer] = {}
         self._tasks = TaskSet()
         self._started = False
@@ -163,16 +135,9 @@ class RedisStreamsRuntime:
             consumer.start()
         self._tasks.spawn(supervise("replies", self._rpc.run_replies))
         if self.settings.agent_idle_evict_s:
-            self._tasks.spawn(supervise("evict", self._evict_loop))
+            evict = partial(self.registry.evict_idle_forever, self.settings.agent_idle_evict_s)
+            self._tasks.spawn(supervise("evict", evict))
         self._tasks.spawn(await self._rpc.listen())
-
-    async def _evict_loop(self) -> None:
-        idle_s = self.settings.agent_idle_evict_s
-        while True:
-            await asyncio.sleep(max(idle_s / 4, 0.05))
-            evicted = await self.registry.evict_idle(idle_s)
-            if evicted:
-                log.debug("agents_evicted", count=evicted, live=len(self.registry.instances))
 
     @property
     def started(self) -> bool:
@@ -211,19 +176,15 @@ class RedisStreamsRuntime:
         while True:
             await asyncio.gather(*(c.wait_idle(0.2) for c in self._consumers.values()))
             locally_idle = all(c.idle for c in self._consumers.values())
-            if locally_idle and not self._publisher.busy and await self._groups_drained():
+            if locally_idle and not self._publisher.busy and await self._drained():
                 break
             await asyncio.sleep(0.05)
         await self.stop()
 
-    async def _groups_drained(self) -> bool:
+    async def _drained(self) -> bool:
         for consumer in self._consumers.values():
-            for stream in consumer.streams:
-                for group in await self.redis.xinfo_groups(stream):
-                    if group["name"].decode() != consumer.group:
-                        continue
-                    if group["pending"] or group.get("lag"):
-                        return False
+            if not await consumer.drained():
+                return False
         return True
 
     # -- messaging ------------------------------------------------------------------------
@@ -236,25 +197,9 @@ class RedisStreamsRuntime:
         cancellation_token: CancellationToken | None = None,
         message_id: str | None = None,
     ) -> None:
-        """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit.
-
-        Control messages (a class with ``__agent_streams_control__ = True``, e.g. ``CancelTask``)
-        skip the queue limit: a user can always cancel, even while the queue is full.
-        """
-        name, body, version = self.registry.messages.encode(message)
-        fields = build_fields(
-            name,
-            body,
-            version,
-            message_id or new_message_id(),
-            source=topic_id.source,
-            sender=sender,
-        )
-        session = self.keys.session(topic_id.source) if self.settings.session_log else None
-        control = getattr(type(message), "__agent_streams_control__", False) is True
-        await self._publisher.write(
-            self.keys.topic(topic_id.type), session, topic_id.type, fields, control=control
-        )
+        """Append ``message`` to the topic's stream; raises ``QueueFullError`` past the limit
+        (not for a control message such as ``CancelTask``: a user can always cancel)."""
+        await self._publisher.publish(message, topic_id, sender, message_id)
 
     async def send_message(
         self,
