@@ -1,5 +1,6 @@
 """Failure handling of the Redis Streams runtime on a real Redis: retries and dead letters, bad
-input, one-at-a-time across replicas, a Redis restart, bounded streams and the queue limit."""
+input, one-at-a-time across replicas, a Redis restart, idle instances, a backlog past the pool.
+(Bounded streams and the queue limit: tests/unit/agent_streams/streams/test_publisher.py.)"""
 
 from __future__ import annotations
 
@@ -23,13 +24,11 @@ from structlog.testing import capture_logs
 
 from agent_streams import (
     MessageContext,
-    QueueFullError,
     RoutedAgent,
     TopicId,
     message_handler,
     type_subscription,
 )
-from agent_streams.messages import CancelTask
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 
 pytestmark = pytest.mark.redis
@@ -315,36 +314,6 @@ async def test_redis_restart_without_persistence_heals_the_group_and_reconnects(
     await asyncio.wait_for(seen.event.wait(), 20)
     assert [n for _k, n, _d in seen.handled] == [1, 2]
     await rt.stop()
-
-
-async def test_streams_are_trimmed_and_a_full_queue_refuses_publishes(
-    redis_url: str, namespace: str, redis_client: aioredis.Redis
-) -> None:
-    s = RuntimeSettings(redis_url=redis_url, namespace=namespace, stream_maxlen=200, queue_limit=50)
-    rt = RedisStreamsRuntime(s)
-    rt.start()
-    stream = f"{namespace}:topic:jobs"
-    # A consumer group that is not reading (its service is down): the backlog grows.
-    await redis_client.xgroup_create(stream, "slow-agent", id="0", mkstream=True)
-    for i in range(50):
-        await rt.publish_message(Job(n=i), TopicId("jobs", "s"))
-    with pytest.raises(QueueFullError) as info:
-        await rt.publish_message(Job(n=50), TopicId("jobs", "s"))
-    assert "queue full" in str(info.value)
-    assert info.value.backlog == 50
-    assert await redis_client.xlen(stream) == 50  # refused, not accepted and lost
-    await rt.publish_message(CancelTask(), TopicId("jobs", "s"))  # control: always accepted
-    assert await redis_client.xlen(stream) == 51
-    await redis_client.xgroup_destroy(stream, "slow-agent")
-    unlimited = RedisStreamsRuntime(
-        RuntimeSettings(redis_url=redis_url, namespace=namespace, stream_maxlen=200, queue_limit=0)
-    )
-    unlimited.start()
-    await asyncio.gather(
-        *(unlimited.publish_message(Job(n=i), TopicId("jobs", "t")) for i in range(2000))
-    )
-    assert await redis_client.xlen(stream) <= 200 + 100  # MAXLEN ~ trims by whole nodes
-    await asyncio.gather(rt.stop(), unlimited.stop())
 
 
 async def test_idle_agent_instances_are_closed_and_forgotten(

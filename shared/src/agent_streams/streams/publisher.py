@@ -10,6 +10,7 @@ publisher's rate). One write is in flight at a time, so publishes keep their ord
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -88,12 +89,13 @@ class Publisher:
         """Writes are queued or in flight."""
         return bool(self._writes) or self._flush_lock.locked()
 
-    async def publish(
+    def publish(
         self, message: Any, topic_id: TopicId, sender: AgentId | None, message_id: str | None
-    ) -> None:
+    ) -> Coroutine[Any, Any, str]:
         """``RedisStreamsRuntime.publish_message``: ``message`` onto its topic's stream (and the
-        session's log). Control messages (a class with ``__agent_streams_control__ = True``,
-        e.g. ``CancelTask``) skip the queue limit: a user can always cancel."""
+        session's log); await the write it returns (no coroutine frame of its own on the hot
+        path). Control messages (a class with ``__agent_streams_control__ = True``, e.g.
+        ``CancelTask``) skip the queue limit: a user can always cancel."""
         name, body, version = self._messages.encode(message)
         fields = build_fields(
             name,
@@ -105,7 +107,7 @@ class Publisher:
         )
         session = self._keys.session(topic_id.source) if self._settings.session_log else None
         control = getattr(type(message), "__agent_streams_control__", False) is True
-        await self.write(
+        return self.write(
             self._keys.topic(topic_id.type), session, topic_id.type, fields, control=control
         )
 
