@@ -1,12 +1,31 @@
 """streams/failures.py: one record for the errors stream, the dead letters and the session log,
-written and read back by the same code."""
+written (on a real Redis, by the recorder) and read back by the same code."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+from structlog.testing import capture_logs
+
+from agent_streams._serialization import MessageRegistry
+from agent_streams.exceptions import UnknownMessageType
+from agent_streams.keys import Keys
 from agent_streams.session_log import ErrorEvent, decode_log_entry
-from agent_streams.streams.failures import ERROR_TYPE, DeadLetter, decode_dead_letter
+from agent_streams.streams.failures import (
+    ERROR_TYPE,
+    DeadLetter,
+    FailureRecorder,
+    decode_dead_letter,
+)
+from agent_streams.streams.settings import RuntimeSettings
+
+
+@dataclass
+class Job:
+    n: int
+
 
 RAW = {b"type": b"TaskRequest", b"body": b'{"prompt": "x"}', b"source": b"s-1", b"id": b"m-1"}
 
@@ -72,3 +91,52 @@ def test_no_session_entry_for_a_missing_or_invalid_session() -> None:
 def test_damaged_original_fields_read_as_none() -> None:
     read = decode_dead_letter("9-0", {b"stream": b"s", b"fields": b"{not json"})
     assert read.fields == {}
+
+
+async def test_the_recorder_writes_the_three_entries_and_tells_the_listeners(
+    redis_client: aioredis.Redis, keys: Keys, settings: RuntimeSettings
+) -> None:
+    messages = MessageRegistry()
+    messages.register(Job)
+    recorder = FailureRecorder(redis_client, keys, settings, messages)
+    told: list[DeadLetter] = []
+
+    async def listener(letter: DeadLetter) -> None:
+        told.append(letter)
+
+    async def broken(letter: DeadLetter) -> None:
+        raise RuntimeError("listener bug")
+
+    recorder.add_listener(broken)
+    recorder.add_listener(listener)
+    raw = {b"type": b"Job", b"body": b'{"n": 3}', b"source": b"s-1", b"id": b"m-3"}
+    with capture_logs() as logs:
+        await recorder.dead_letter("ns:topic:jobs", "5-0", "worker", "handler failed", fields=raw)
+    [(_error_id, error)] = await redis_client.xrange(keys.errors)
+    [(dead_id, dead)] = await redis_client.xrange(keys.dead_letters)
+    [(_id, session)] = await redis_client.xrange(keys.session("s-1"))
+    assert error[b"code"] == b"handler_failed"
+    assert decode_dead_letter(dead_id, dead).fields["id"] == "m-3"
+    assert session[b"type"] == ERROR_TYPE.encode()
+    [letter] = told  # the broken listener did not stop the next one
+    assert (letter.entry_id, letter.message) == (dead_id.decode(), Job(3))
+    [failed] = [e for e in logs if e["event"] == "dead_letter_listener_failed"]
+    assert failed["exc_info"] is True
+
+
+async def test_bad_input_is_recorded_with_its_code_and_no_decoded_message(
+    redis_client: aioredis.Redis, keys: Keys, settings: RuntimeSettings
+) -> None:
+    recorder = FailureRecorder(redis_client, keys, settings, MessageRegistry())
+    told: list[DeadLetter] = []
+
+    async def listener(letter: DeadLetter) -> None:
+        told.append(letter)
+
+    recorder.add_listener(listener)
+    raw = {b"type": b"Nope", b"body": b"{}", b"source": b"s-2"}
+    await recorder.bad_input("ns:topic:jobs", "6-0", "worker", raw, UnknownMessageType("Nope?"))
+    [(_id, error)] = await redis_client.xrange(keys.errors)
+    assert (error[b"code"], error[b"id"]) == (b"unknown_type", b"6-0")
+    [letter] = told
+    assert letter.message is None
