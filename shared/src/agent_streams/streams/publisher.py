@@ -10,6 +10,7 @@ publisher's rate). One write is in flight at a time, so publishes keep their ord
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,6 @@ from .transient import TRANSIENT, cause
 from .wire import build_fields
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
     from .._ids import AgentId, TopicId
     from .._serialization import MessageRegistry
     from ..keys import Keys
@@ -53,27 +52,20 @@ class Publisher:
     queue limit and the session log in the same call.
 
     Args:
-        redis: loads the script again when Redis lost it.
-        fast: sends the batches.
+        fast: sends the batches (and loads the script again when Redis lost it).
         keys: names a topic's stream and a session's log.
         settings: stream bounds, queue limit, session log bounds.
         messages: encodes published messages.
     """
 
     def __init__(
-        self,
-        redis: aioredis.Redis,
-        fast: FastRedis,
-        keys: Keys,
-        settings: RuntimeSettings,
-        messages: MessageRegistry,
+        self, fast: FastRedis, keys: Keys, settings: RuntimeSettings, messages: MessageRegistry
     ) -> None:
-        self._redis = redis
         self._fast = fast
         self._keys = keys
         self._settings = settings
         self._messages = messages
-        self._sha = redis.register_script(lua.PUBLISH).sha
+        self._sha = hashlib.sha1(lua.PUBLISH.encode()).hexdigest()  # what SCRIPT LOAD answers
         self._writes: list[_Write] = []
         self._write_event: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()  # one write in flight at a time: publishes keep order
@@ -218,5 +210,8 @@ class Publisher:
                     else:
                         w.future.set_result(entry_id.decode())
         if missing:  # Redis lost its script cache (restart, SCRIPT FLUSH): load, send again
-            self._sha = await self._redis.script_load(lua.PUBLISH)
+            (loaded,) = await self._fast.execute([["SCRIPT", "LOAD", lua.PUBLISH]])
+            if isinstance(loaded, Exception):
+                raise loaded
+            self._sha = loaded.decode()
             self._writes[:0] = missing

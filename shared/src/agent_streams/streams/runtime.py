@@ -61,7 +61,7 @@ class RedisStreamsRuntime:
         messages = self.registry.messages
         self._fast = fast = FastRedis(redis)  # the hot paths' commands (see fastpath)
         self._running = running = RunningHandlers()
-        self._publisher = Publisher(redis, fast, keys, settings, messages)
+        self._publisher = Publisher(fast, keys, settings, messages)
         self._rpc = Rpc(redis, fast, keys, settings, messages, self._publisher, running)
         self._failures = FailureRecorder(redis, keys, settings, messages)
         self._consumers: dict[str, GroupConsumer] = {}

@@ -64,7 +64,7 @@ def parts(
     registry.add_factory("worker", Worker, Worker)
     messages = registry.messages
     running = RunningHandlers()
-    publisher = Publisher(redis_client, fast, keys, settings, messages)
+    publisher = Publisher(fast, keys, settings, messages)
     rpc = Rpc(redis_client, fast, keys, settings, messages, publisher, running)
     failures = FailureRecorder(redis_client, keys, settings, messages)
     acks = AckBatcher(fast, "worker", 100, lambda s, ids: None)

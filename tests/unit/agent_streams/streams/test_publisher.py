@@ -25,17 +25,15 @@ class Job:
     n: int
 
 
-def _publisher(
-    redis_client: aioredis.Redis, fast: FastRedis, keys: Keys, settings: RuntimeSettings
-) -> Publisher:
-    return Publisher(redis_client, fast, keys, settings, MessageRegistry())
+def _publisher(fast: FastRedis, keys: Keys, settings: RuntimeSettings) -> Publisher:
+    return Publisher(fast, keys, settings, MessageRegistry())
 
 
 @pytest.fixture
 async def publisher(
     redis_client: aioredis.Redis, fast: FastRedis, keys: Keys, settings: RuntimeSettings
 ) -> AsyncIterator[Publisher]:
-    publisher = _publisher(redis_client, fast, keys, settings)
+    publisher = _publisher(fast, keys, settings)
     publisher.open()
     loop = asyncio.get_running_loop().create_task(publisher.run())
     yield publisher
@@ -80,7 +78,7 @@ async def test_a_full_queue_refuses_publishes_but_not_a_cancel_and_streams_are_t
             queue_limit=queue_limit,
         )
 
-    limited = _publisher(redis_client, fast, keys, bounded(50))
+    limited = _publisher(fast, keys, bounded(50))
     limited.open()
     stream = keys.topic("jobs")
     # A consumer group that is not reading (its service is down): the backlog grows.
@@ -95,7 +93,7 @@ async def test_a_full_queue_refuses_publishes_but_not_a_cancel_and_streams_are_t
     await limited.publish(CancelTask(), TopicId("jobs", "s"), None, None)  # control: accepted
     assert await redis_client.xlen(stream) == 51
     await redis_client.xgroup_destroy(stream, "slow-agent")
-    unlimited = _publisher(redis_client, fast, keys, bounded(0))
+    unlimited = _publisher(fast, keys, bounded(0))
     unlimited.open()
     loop = asyncio.get_running_loop().create_task(unlimited.run())
     try:
@@ -118,6 +116,6 @@ async def test_a_lost_script_cache_is_loaded_again(
 async def test_a_closed_publisher_refuses_writes(
     redis_client: aioredis.Redis, fast: FastRedis, keys: Keys, settings: RuntimeSettings
 ) -> None:
-    publisher = _publisher(redis_client, fast, keys, settings)
+    publisher = _publisher(fast, keys, settings)
     with pytest.raises(RuntimeStateError, match="start"):
         await publisher.publish(Job(1), TopicId("jobs", "s"), None, None)

@@ -54,7 +54,7 @@ async def side(
         messages = MessageRegistry()
         for cls in (Ask, Answer):
             messages.register(cls)
-        publisher = Publisher(redis_client, fast, keys, settings, messages)
+        publisher = Publisher(fast, keys, settings, messages)
         publisher.open()
         running = RunningHandlers()
         rpc = Rpc(redis_client, fast, keys, settings, messages, publisher, running)
