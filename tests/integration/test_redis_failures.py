@@ -1,6 +1,9 @@
 """Failure handling of the Redis Streams runtime on a real Redis: retries and dead letters, bad
-input, one-at-a-time across replicas, a Redis restart, idle instances, a backlog past the pool.
-(Bounded streams and the queue limit: tests/unit/agent_streams/streams/test_publisher.py.)"""
+input, one-at-a-time across replicas, a Redis restart, a backlog past the pool.
+
+Bounded streams and the queue limit: tests/unit/agent_streams/streams/test_publisher.py;
+idle agent instances: tests/unit/agent_streams/streams/test_runtime.py.
+"""
 
 from __future__ import annotations
 
@@ -313,27 +316,6 @@ async def test_redis_restart_without_persistence_heals_the_group_and_reconnects(
             await asyncio.sleep(0.1)
     await asyncio.wait_for(seen.event.wait(), 20)
     assert [n for _k, n, _d in seen.handled] == [1, 2]
-    await rt.stop()
-
-
-async def test_idle_agent_instances_are_closed_and_forgotten(
-    redis_url: str, namespace: str, seen: Seen
-) -> None:
-    seen.want = 3
-    rt = await replica(seen, redis_url, namespace, "r1", agent_idle_evict_s=0.2)
-    for i in range(3):
-        await rt.publish_message(Job(n=i), TopicId("jobs", f"session-{i}"))
-    await asyncio.wait_for(seen.event.wait(), 10)
-    assert rt.registry.instances  # created on demand, one per session
-    for _ in range(200):  # evicted within a few sweep periods
-        if not rt.registry.instances:
-            break
-        await asyncio.sleep(0.02)
-    assert not rt.registry.instances
-    seen.event.clear()  # before publishing: the handler may run before publish returns
-    seen.want = 4
-    await rt.publish_message(Job(n=9), TopicId("jobs", "session-0"))  # comes back on demand
-    await asyncio.wait_for(seen.event.wait(), 10)
     await rt.stop()
 
 

@@ -9,41 +9,16 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from pydantic import BaseModel
+from _worker import Job, Worker, jobs
 from structlog.testing import capture_logs
 
-from agent_streams import (
-    MessageContext,
-    RoutedAgent,
-    TopicId,
-    message_handler,
-    type_subscription,
-)
 from agent_streams.keys import Keys
 from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
 
 
-class Job(BaseModel):
-    n: int
-
-
-handled: asyncio.Queue[tuple[str, int]]
-
-
-@type_subscription("jobs")
-class Worker(RoutedAgent):
-    def __init__(self) -> None:
-        super().__init__("records jobs")
-
-    @message_handler
-    async def on_job(self, message: Job, ctx: MessageContext) -> None:
-        handled.put_nowait((self.id.key, message.n))
-
-
 @pytest.fixture
 async def runtime(settings: RuntimeSettings) -> AsyncIterator[RedisStreamsRuntime]:
-    global handled
-    handled = asyncio.Queue()
+    Worker.reset()
     runtime = RedisStreamsRuntime(settings)
     await Worker.register(runtime, "worker", Worker)
     runtime.start()
@@ -73,8 +48,8 @@ async def test_an_entry_that_could_misroute_is_answered_as_bad_input(
     [[_stream, [(_id, bad)]]] = await redis_client.xread({keys.errors: "0"}, block=5000)
     assert bad[b"code"] == b"invalid_message"
     assert error in bad[b"error"].decode()
-    await runtime.publish_message(Job(n=2), _topic("s1"))  # the consumer goes on
-    assert await asyncio.wait_for(handled.get(), 5) == ("s1", 2)
+    await runtime.publish_message(Job(n=2), jobs("s1"))  # the consumer goes on
+    assert await asyncio.wait_for(Worker.handled.get(), 5) == ("s1", 2)
 
 
 async def test_a_lost_group_is_recreated_and_reading_goes_on(
@@ -83,16 +58,15 @@ async def test_a_lost_group_is_recreated_and_reading_goes_on(
     with capture_logs() as logs:
         await redis_client.xgroup_destroy(keys.topic("jobs"), "worker")
         await redis_client.xgroup_destroy(keys.inbox("worker"), "worker")
-        await runtime.publish_message(Job(n=1), _topic("s1"))
-        assert await asyncio.wait_for(handled.get(), 5) == ("s1", 1)
+        await runtime.publish_message(Job(n=1), jobs("s1"))
+        assert await asyncio.wait_for(Worker.handled.get(), 5) == ("s1", 1)
     assert any(e["event"] == "consumer_group_missing" for e in logs)
 
 
 async def test_drained_only_when_nothing_is_undelivered_or_pending(
     settings: RuntimeSettings, redis_client: aioredis.Redis, keys: Keys
 ) -> None:
-    global handled
-    handled = asyncio.Queue()
+    Worker.reset()
     runtime = RedisStreamsRuntime(settings)
     await Worker.register(runtime, "worker", Worker)
     consumer = runtime._consumers["worker"]
@@ -101,11 +75,7 @@ async def test_drained_only_when_nothing_is_undelivered_or_pending(
     await redis_client.xadd(keys.topic("jobs"), {"type": "Job", "body": '{"n":1}', "source": "s"})
     assert not await consumer.drained()  # lag: undelivered
     runtime.start()
-    assert await asyncio.wait_for(handled.get(), 5) == ("s", 1)
+    assert await asyncio.wait_for(Worker.handled.get(), 5) == ("s", 1)
     await asyncio.wait_for(runtime.stop_when_idle(), 5)  # it asked consumer.drained()
     [group] = await redis_client.xinfo_groups(keys.topic("jobs"))
     assert (group["pending"], group["lag"]) == (0, 0)
-
-
-def _topic(source: str) -> TopicId:
-    return TopicId("jobs", source)
