@@ -4,6 +4,7 @@ a ``redis-server`` binary, no Docker engine needed), each in a namespace of its 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +13,14 @@ from agent_streams.keys import Keys
 from agent_streams.streams.fastpath import FastRedis
 from agent_streams.streams.settings import RuntimeSettings
 
-pytestmark = pytest.mark.redis
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests here that use a Redis with the ``redis`` marker."""
+    for item in items:
+        if item.path.is_relative_to(_HERE) and "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture
