@@ -65,7 +65,8 @@ class Publisher:
         self._keys = keys
         self._settings = settings
         self._messages = messages
-        self._sha = hashlib.sha1(lua.PUBLISH.encode()).hexdigest()  # what SCRIPT LOAD answers
+        # What SCRIPT LOAD answers (a content hash, not a security measure).
+        self._sha = hashlib.sha1(lua.PUBLISH.encode(), usedforsecurity=False).hexdigest()
         self._writes: list[_Write] = []
         self._write_event: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()  # one write in flight at a time: publishes keep order
