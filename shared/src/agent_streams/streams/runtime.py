@@ -35,6 +35,7 @@ from ..keys import Keys
 from .consumer import GroupConsumer
 from .failures import FailureRecorder, Listener
 from .fastpath import FastRedis, connection_options, new_message_id
+from .hooks import RuntimeHooks
 from .publisher import Publisher
 from .rpc import Rpc, SendOptions
 from .settings import RuntimeSettings
@@ -53,10 +54,16 @@ class RedisStreamsRuntime:
             environment).
         redis: an existing ``redis.asyncio.Redis`` (bytes responses) to use instead of
             connecting from ``settings.redis_url``; the caller then closes it.
+        hooks: told of every publish and delivery (traces, metrics: ``hooks.RuntimeHooks``,
+            made by ``agent_streams.telemetry``); None (the default) costs nothing.
     """
 
     def __init__(
-        self, settings: RuntimeSettings | None = None, *, redis: aioredis.Redis | None = None
+        self,
+        settings: RuntimeSettings | None = None,
+        *,
+        redis: aioredis.Redis | None = None,
+        hooks: RuntimeHooks | None = None,
     ) -> None:
         self.settings = settings or RuntimeSettings()
         self.keys = Keys(self.settings.namespace)
@@ -79,6 +86,7 @@ class RedisStreamsRuntime:
         self._fast = FastRedis(self.redis)  # the hot paths' commands (see fastpath)
         self._running = RunningHandlers()
         self._publisher = Publisher(self.redis, self._fast, self.settings)
+        self._publisher.hooks = self._hooks = hooks
         self._rpc = Rpc(
             self.redis,
             self._fast,
@@ -118,6 +126,7 @@ class RedisStreamsRuntime:
             rpc=self._rpc,
             failures=self._failures,
             running=self._running,
+            hooks=self._hooks,
         )
         self._consumers[name] = consumer
         if self._started:
