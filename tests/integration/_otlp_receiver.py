@@ -2,7 +2,8 @@
 
 What a collector does first, and no more: ``POST /v1/traces`` with an
 ``ExportTraceServiceRequest`` (protobuf, optionally gzip), decoded with opentelemetry-proto,
-each span kept as a ``ReceivedSpan``; answered with an ``ExportTraceServiceResponse``. The
+each span kept as a ``ReceivedSpan``; answered with an ``ExportTraceServiceResponse``
+(``GET /count``: spans and requests received, as JSON). The
 tests start one in-process (``OtlpReceiver``) and point the services at it with
 ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``bench/runtime.py`` runs one as a process (``python
 tests/integration/_otlp_receiver.py --port N``) so that its work is not the benchmark's.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -105,6 +107,18 @@ class OtlpReceiver:
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
+
+            def do_GET(self) -> None:  # GET /count: how much came in (the benchmark asks)
+                if self.path != "/count":
+                    self.send_error(404)
+                    return
+                reply = json.dumps({"spans": receiver.count, "requests": receiver.requests})
+                body = reply.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: the tests print what they check

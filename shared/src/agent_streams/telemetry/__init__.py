@@ -32,7 +32,7 @@ from ..streams.runtime import RedisStreamsRuntime
 from .hooks import TelemetryHooks
 from .metrics import serve_metrics
 from .settings import TelemetrySettings
-from .tracing import mark_error, span, start_tracing
+from .tracing import mark_error, parent_based, span, tracer_provider
 
 __all__ = ["Telemetry", "TelemetryHooks", "TelemetrySettings", "mark_error", "span"]
 
@@ -60,18 +60,17 @@ class Telemetry:
         s = self.settings
         url = s.traces_url
         tracer = None
-        parent_based = True
         if url:
-            from opentelemetry.sdk.trace.sampling import ParentBased
-
-            self._provider = start_tracing(url, s.service_name or f"agent-streams-{self.service}")
-            parent_based = isinstance(self._provider.sampler, ParentBased)
-            tracer = trace.get_tracer("agent_streams")
+            self._provider = tracer_provider(url, s.service_name or f"agent-streams-{self.service}")
+            trace.set_tracer_provider(self._provider)  # the services' own spans use it too
+            tracer = self._provider.get_tracer("agent_streams")
         if s.metrics_port:
             self._server = serve_metrics(s.metrics_host, s.metrics_port)
         if tracer is not None or self._server is not None:
             self.hooks = TelemetryHooks(
-                tracer, metrics_on=self._server is not None, parent_based=parent_based
+                tracer,
+                metrics_on=self._server is not None,
+                parent_based=self._provider is None or parent_based(self._provider),
             )
         log.info(
             "telemetry",

@@ -46,6 +46,7 @@ class TelemetryHooks:
         self._parent_based = parent_based
         # label children per (group, type): .labels() costs ~1 us, a cached child ~0.1 us
         self._children: dict[tuple[str, str], _Series] = {}
+        self._memo: tuple[object, str] = (None, "")  # last unsampled context, formatted
 
     # -- publishing -------------------------------------------------------------------------
     def publishing(
@@ -55,8 +56,13 @@ class TelemetryHooks:
         if tracer is None:
             return _NO_SPAN
         current = trace.get_current_span().get_span_context()
-        if current.is_valid and not current.trace_flags.sampled and self._parent_based:
-            fields[TRACEPARENT] = format_traceparent(current)  # the trace goes on, unsampled
+        if not current.is_valid:
+            return _NO_SPAN  # outside any trace: the delivery starts one (see ``tracing``)
+        if not current.trace_flags.sampled and self._parent_based:
+            memo = self._memo  # (read once: runtimes in other threads may share these hooks)
+            if current is not memo[0]:  # a handler's publishes share one context
+                memo = self._memo = (current, format_traceparent(current))
+            fields[TRACEPARENT] = memo[1]  # the trace goes on, unsampled
             if current.trace_state:
                 fields[TRACESTATE] = current.trace_state.to_header()
             return _NO_SPAN
@@ -92,15 +98,18 @@ class TelemetryHooks:
                     f"handle {env.type}",
                     context=remote_parent(remote) if remote is not None else None,
                     kind=SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "redis",
-                        "messaging.operation.type": "process",
-                        "messaging.destination.name": env.stream,
-                        "messaging.consumer.group.name": group,
-                        "messaging.message.id": env.message_id,
-                        "agent_streams.session": env.session or "",
-                    },
                 )
+                if span.is_recording():  # (attributes of an unsampled span are not built)
+                    span.set_attributes(
+                        {
+                            "messaging.system": "redis",
+                            "messaging.operation.type": "process",
+                            "messaging.destination.name": env.stream,
+                            "messaging.consumer.group.name": group,
+                            "messaging.message.id": env.message_id,
+                            "agent_streams.session": env.session or "",
+                        }
+                    )
                 token = otel_context.attach(trace.set_span_in_context(span))
         return _Delivery(series, span, token)
 
@@ -158,7 +167,7 @@ class _Delivery:
         if self.token is not None:
             otel_context.detach(self.token)  # type: ignore[arg-type]
         span = self.span
-        if span is not None:
+        if span is not None and span.is_recording():
             span.set_attribute("agent_streams.outcome", ended)
             span.set_attribute("agent_streams.attempts", attempts)
             if ended not in _OK_OUTCOMES:

@@ -9,9 +9,10 @@
     OTEL_SDK_DISABLED=true           no traces even with an endpoint
     OTEL_SERVICE_NAME                the service name in traces (default agent-streams-<service>)
 
-Everything else about the export (headers, timeout, compression, the sampler:
-``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` with ``OTEL_TRACES_SAMPLER_ARG=0.01``, the
-batch processor's delays) is read by the OpenTelemetry SDK itself from its standard variables.
+An empty variable counts as unset. Everything else about the export (headers, timeout,
+compression, the sampler: ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` with
+``OTEL_TRACES_SAMPLER_ARG=0.01``, the batch processor's queue and delays) is read by the
+OpenTelemetry SDK itself from its standard variables.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ __all__ = ["TelemetrySettings"]
 class TelemetrySettings(BaseSettings):
     """Off unless asked for: no endpoint, no tracer (see the module docstring)."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENT_STREAMS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AGENT_STREAMS_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     metrics_port: int | None = Field(default=None, ge=0, le=65_535)
     """Port of the Prometheus endpoint (``/metrics``); None or 0: none."""

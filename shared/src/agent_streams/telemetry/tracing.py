@@ -3,8 +3,10 @@
 One task is one trace across processes: a publish writes the current span's context into the
 entry (``traceparent`` / ``tracestate`` fields, ``streams.wire``), the delivery on the other
 side continues it, and every span a handler makes (the model call, the sandbox run) and every
-message it publishes hang under the delivery's span. An entry without the fields (an old one,
-or one written with ``redis-cli``) starts a new trace.
+message it publishes hang under the delivery's span. A publish outside any trace (no current
+span: the client's submit, a timer's publish) makes no span and writes no context; the
+delivery of such an entry starts the trace, as does that of an entry without the fields (an
+old one, or one written with ``redis-cli``) or with a malformed one.
 
 Spans (names and kinds)::
 
@@ -47,9 +49,10 @@ __all__ = [
     "TRACEPARENT",
     "TRACESTATE",
     "format_traceparent",
+    "parent_based",
     "parse_traceparent",
     "span",
-    "start_tracing",
+    "tracer_provider",
 ]
 
 TRACEPARENT = "traceparent"
@@ -57,19 +60,29 @@ TRACESTATE = "tracestate"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-def start_tracing(traces_url: str, service_name: str) -> Any:
-    """Install a global tracer provider that batches spans to ``traces_url`` (OTLP/HTTP,
-    protobuf); returns it (``shutdown()`` flushes). The sampler and the batch processor's
-    delays come from the SDK's standard ``OTEL_*`` variables."""
+def tracer_provider(traces_url: str, service_name: str, sampler: Any = None) -> Any:
+    """An SDK tracer provider that batches spans to ``traces_url`` (OTLP/HTTP, protobuf);
+    ``shutdown()`` flushes it. The sampler (unless given) and the batch processor's delays
+    come from the SDK's standard ``OTEL_*`` variables. The SDK is imported here, not before:
+    a process without tracing never loads it."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    provider = TracerProvider(
+        sampler=sampler, resource=Resource.create({SERVICE_NAME: service_name})
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url)))
-    trace.set_tracer_provider(provider)
     return provider
+
+
+def parent_based(provider: Any) -> bool:
+    """Whether ``provider``'s sampler follows the parent's decision (see the module
+    docstring: then an unsampled message needs no span)."""
+    from opentelemetry.sdk.trace.sampling import ParentBased
+
+    return isinstance(getattr(provider, "sampler", None), ParentBased)
 
 
 def format_traceparent(context: SpanContext) -> str:
