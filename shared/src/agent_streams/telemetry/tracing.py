@@ -57,7 +57,7 @@ __all__ = [
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
 def tracer_provider(traces_url: str, service_name: str, sampler: Any = None) -> Any:
@@ -92,7 +92,7 @@ def format_traceparent(context: SpanContext) -> str:
 def parse_traceparent(traceparent: str, tracestate: str | None = None) -> SpanContext | None:
     """The remote span context an entry carries; None for a malformed one (hostile input: a
     new trace starts instead)."""
-    match = _TRACEPARENT.match(traceparent)
+    match = _TRACEPARENT.fullmatch(traceparent)
     if match is None:
         return None
     trace_id, span_id = int(match.group(1), 16), int(match.group(2), 16)
