@@ -3,7 +3,8 @@
 Serves ``/metrics`` on ``AGENT_STREAMS_METRICS_HOST``:``AGENT_STREAMS_METRICS_PORT`` (default
 127.0.0.1:9464) with the ``StreamsCollector`` (length, lag, pending, consumers per stream and
 group; errors and dead letters waiting), read from Redis at each scrape as the connection's
-user (Redis ACL user ``client`` in compose: it may read stream status). Runs until SIGTERM.
+user (Redis ACL user ``client`` in compose: it may read stream status); while Redis does not
+answer, the endpoint still does, with ``agent_streams_status_up 0``. Runs until SIGTERM.
 
     AGENT_STREAMS_REDIS_URL=redis://client:...@redis:6379/0 agent-streams-exporter
 """
@@ -18,7 +19,9 @@ import structlog
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
-from ..client import AgentStreamsClient
+from ..admin import Admin
+from ..connection import redis_client
+from ..keys import Keys
 from ..logging import configure_logging
 from ..streams.settings import RuntimeSettings
 from .metrics import serve_metrics
@@ -38,9 +41,12 @@ async def main(runtime: RuntimeSettings, telemetry: TelemetrySettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with AgentStreamsClient(runtime) as client:
-        collector = StreamsCollector(client.admin, loop)
-        REGISTRY.register(collector)
+    # No ping first: while Redis is unreachable the endpoint answers agent_streams_status_up 0.
+    redis = redis_client(runtime.redis_url, protocol=2, socket_connect_timeout=5, socket_timeout=10)
+    admin = Admin(redis, Keys(runtime.namespace), stream_maxlen=runtime.stream_maxlen)
+    collector = StreamsCollector(admin, loop)
+    REGISTRY.register(collector)
+    try:
         server = serve_metrics(telemetry.metrics_host, port)
         log.info(
             "exporter_ready",
@@ -51,7 +57,9 @@ async def main(runtime: RuntimeSettings, telemetry: TelemetrySettings) -> None:
             await stop.wait()
         finally:
             await asyncio.to_thread(server.shutdown)
-            REGISTRY.unregister(collector)
+    finally:
+        REGISTRY.unregister(collector)
+        await redis.aclose()
     log.info("exporter_stopped")
 
 
