@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .stack import Stack, image_present
+from .stack import Stack, image_present, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -164,3 +164,5 @@ async def test_prometheus_scrapes_every_replica_and_the_streams(stack: Stack) ->
     finally:
         stack.compose(*observe, "rm", "--stop", "--force", "--volumes", "prometheus",
                       "streams-exporter")  # fmt: skip
+        # its named volume too (the stack's own `down --volumes` knows only the default profile)
+        run(["docker", "volume", "rm", "--force", f"{stack.project}_prometheus-data"])
