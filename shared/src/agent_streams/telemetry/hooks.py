@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ..streams.wire import Envelope
@@ -25,6 +26,7 @@ from .tracing import TRACEPARENT, TRACESTATE, format_traceparent, parse_tracepar
 __all__ = ["TelemetryHooks"]
 
 _NO_SPAN = nullcontext()
+_ROOT = Context()  # no parent: an entry without (valid) trace context starts a trace
 _OK_OUTCOMES = frozenset({"ok", "cancelled", "skipped_cancelled"})
 
 
@@ -96,7 +98,7 @@ class TelemetryHooks:
             else:
                 span = tracer.start_span(
                     f"handle {env.type}",
-                    context=remote_parent(remote) if remote is not None else None,
+                    context=remote_parent(remote) if remote is not None else _ROOT,
                     kind=SpanKind.CONSUMER,
                 )
                 if span.is_recording():  # (attributes of an unsampled span are not built)
