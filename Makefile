@@ -47,6 +47,7 @@ IS_OFFLINE = $(OFFLINE)
 endif
 PYTHON_IMAGE ?= $(if $(filter 1,$(IS_OFFLINE)),local/python:3.11-slim,python:3.11-slim)
 REDIS_IMAGE ?= $(if $(filter 1,$(IS_OFFLINE)),local/redis:7,redis:7)
+DEBIAN_IMAGE ?= $(if $(filter 1,$(IS_OFFLINE)),local/debian:bookworm,debian:bookworm-slim)
 
 # $(call build_image,IMAGE,DOCKERFILE[,CONTEXT[,EXTRA DOCKER BUILD ARGS]]): classic build
 # (context: the repository root unless given) with BASE_IMAGE=$(PYTHON_IMAGE); output in
@@ -61,6 +62,7 @@ define build_image
 endef
 
 LLM_IMAGE ?= agent-streams/llm:latest
+PROMETHEUS_IMAGE ?= agent-streams/prometheus:latest
 
 .PHONY: images base-images sandbox-image service-image llm-image
 images: base-images sandbox-image service-image llm-image ## Build every image (offline base images first when no registry)
@@ -78,6 +80,12 @@ sandbox-image: base-images ## Build agent-streams/sandbox (SANDBOX_IMAGE): where
 
 service-image: base-images ## Build agent-streams/service (SERVICE_IMAGE): assistant, executor, CLI
 	$(call build_image,$(SERVICE_IMAGE),deploy/service.Dockerfile)
+
+# Prometheus from Debian's package (deploy/prometheus.Dockerfile): not in `images`, only
+# `--profile observe` needs it (~1-5 min: apt downloads ~20 MB; see README "Metrics and traces").
+.PHONY: prometheus-image
+prometheus-image: base-images ## Build agent-streams/prometheus (PROMETHEUS_IMAGE) for `--profile observe`
+	$(call build_image,$(PROMETHEUS_IMAGE),deploy/prometheus.Dockerfile,deploy,--build-arg BASE_IMAGE=$(DEBIAN_IMAGE))
 
 # llama-cpp-python compiles from source in this build (~3-4 min on 2 cores, cached after).
 llm-image: base-images ## Build agent-streams/llm (LLM_IMAGE): the embedded model server
@@ -113,6 +121,7 @@ USE_OPENAI := $(if $(OPENAI_API_KEY),1,)
 COMPOSE_FILES := -f docker-compose.yml $(if $(USE_OPENAI),-f deploy/compose.openai.yml)
 COMPOSE_ENV = PYTHON_IMAGE=$(PYTHON_IMAGE) REDIS_IMAGE=$(REDIS_IMAGE) \
 	SERVICE_IMAGE=$(SERVICE_IMAGE) SANDBOX_IMAGE=$(SANDBOX_IMAGE) LLM_IMAGE=$(LLM_IMAGE) \
+	PROMETHEUS_IMAGE=$(PROMETHEUS_IMAGE) DEBIAN_IMAGE=$(DEBIAN_IMAGE) \
 	DOCKER_SOCKET=$(DOCKER_SOCKET) DOCKER_GID=$(DOCKER_GID) REDIS_ACL_FILE=$(abspath $(REDIS_ACL))
 COMPOSE = $(COMPOSE_ENV) docker compose $(COMPOSE_FILES)
 # The CLI connects as the Redis ACL user `client`, its password from the environment or .env.
@@ -129,7 +138,7 @@ DEMO_FILE ?= examples/data/stocks.csv
 # The seed task, verbatim (autogen-core's quickstart); it downloads prices, so it needs network.
 SEED_PROMPT ?= Create a plot of NVIDA vs TSLA stock returns YTD from 2024-01-01.
 
-.PHONY: env ports up down reset logs ps demo demo-seed
+.PHONY: env ports up observe down reset logs ps demo demo-seed
 env: ## Write .env for plain `docker compose` (deploy/.env.example + this machine's values) if missing
 	@if [ -f .env ]; then echo ".env: present, kept"; exit 0; fi; \
 	if [ -z "$(DOCKER_GID)" ]; then echo "error: no Docker socket at $(DOCKER_SOCKET)" >&2; exit 1; fi; \
@@ -155,14 +164,19 @@ up: engine env redis-passwords redis-acl ports base-images sandbox-image service
 		--scale executor=$(EXECUTORS) --scale assistant=$(ASSISTANTS)
 	@$(COMPOSE) ps --format 'table {{.Service}}\t{{.Name}}\t{{.Status}}\t{{.Ports}}'
 
+# Prometheus and the streams exporter next to a running stack (`make up` first).
+observe: prometheus-image ## Add Prometheus (127.0.0.1:9090) and the streams exporter to the stack: --profile observe
+	@$(COMPOSE) --profile observe up -d --no-build --wait --wait-timeout 120 prometheus streams-exporter
+	@echo "Prometheus: http://$$($(COMPOSE) --profile observe port prometheus 9090)  (targets: /targets)"
+
 down: ## Stop the stack; Redis data (queued tasks, history) is kept
-	$(COMPOSE) down --remove-orphans
+	$(COMPOSE) --profile observe down --remove-orphans
 	@ns=$${AGENT_STREAMS_NAMESPACE:-agents}; \
 	left=$$(docker ps -aq --filter label=agent-streams.sandbox=$$ns | wc -l); \
 	if [ "$$left" -gt 0 ]; then echo "note: $$left sandbox container(s) of namespace $$ns remain (docker ps --filter label=agent-streams.sandbox=$$ns)"; fi
 
 reset: ## Stop the stack and delete its Redis data (every queued task and session)
-	$(COMPOSE) down --remove-orphans --volumes
+	$(COMPOSE) --profile observe down --remove-orphans --volumes
 
 logs: ## Follow the stack's logs (SERVICE=executor for one service)
 	$(COMPOSE) logs --follow --tail 100 $(SERVICE)
@@ -242,10 +256,11 @@ hostile: ## Hostile-code suite through the whole stack (bombs, escapes, secrets,
 # localhost on machines that look like a container.
 TEST_ENV = TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=docker_host \
 	TEST_REDIS_IMAGE=$(REDIS_IMAGE) TEST_SANDBOX_IMAGE=$(SANDBOX_IMAGE) \
-	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) LLM_IMAGE=$(LLM_IMAGE)
+	TEST_SERVICE_IMAGE=$(SERVICE_IMAGE) LLM_IMAGE=$(LLM_IMAGE) \
+	TEST_PROMETHEUS_IMAGE=$(PROMETHEUS_IMAGE)
 PYTEST_ARGS ?=
 
-.PHONY: lint schemas format test pytest test-unit
+.PHONY: lint schemas format test pytest test-unit test-prometheus
 lint: ## ruff check, ruff format --check, mypy --strict
 	uv run ruff check .
 	uv run ruff format --check .
@@ -274,6 +289,11 @@ pytest: ## Only run pytest, nothing installed or built (PYTEST_ARGS="-k x"; e2e:
 # Docker engine, no compose, no model. Its few Redis tests use REDIS_URL or a redis-server binary.
 test-unit: ## The quick tier: unit tests only, no Docker engine needed (~15 s; PYTEST_ARGS="-k x")
 	$(TEST_ENV) uv run pytest tests/unit -q $(PYTEST_ARGS)
+
+# Prometheus scraping a real stack (tests marked `prometheus`, deselected from `make test`:
+# its image is built from Debian's package, minutes of CI time for one test).
+test-prometheus: prometheus-image ## Prometheus of --profile observe scrapes every replica of a real stack (builds its image)
+	$(TEST_ENV) uv run pytest -m prometheus -q $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Housekeeping

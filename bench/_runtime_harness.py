@@ -147,8 +147,11 @@ async def call_rounds(
 
 
 @contextlib.asynccontextmanager
-async def peer(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A peer process (``_runtime_peers.py``), ready when it says so; stopped by SIGTERM."""
+async def peer(
+    *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A peer process (``_runtime_peers.py``), ready when it says so; stopped by SIGTERM.
+    ``env``: variables added to this process's environment for it."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(PEERS),
@@ -156,6 +159,7 @@ async def peer(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=PEERS.parent,
+        env={**os.environ, **env} if env else None,
     )
     try:
         assert proc.stdout is not None

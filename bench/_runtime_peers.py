@@ -7,7 +7,9 @@ its stdin closes, so a benchmark that dies does not leave peers behind). With
 ``BENCH_PROFILE=/tmp/prof`` set, each peer runs under cProfile and writes
 ``/tmp/prof.ROLE.prof`` when it stops. Roles:
 
-    ours REDIS_URL NAMESPACE          agent-streams runtime hosting Sink + Echoer
+    ours REDIS_URL NAMESPACE          agent-streams runtime hosting Sink + Echoer (telemetry
+                                      from the environment, as a service: OTEL_* and
+                                      AGENT_STREAMS_METRICS_PORT; none by default)
     raw-echo REDIS_URL NAMESPACE      XREAD request stream -> XADD reply stream
     raw-group REDIS_URL NAMESPACE     XREADGROUP + XACK the work stream, XADD a done marker
     grpc-host PORT                    AutoGen GrpcWorkerAgentRuntimeHost on 127.0.0.1:PORT
@@ -54,6 +56,7 @@ async def _until_stopped() -> None:
 async def ours(redis_url: str, namespace: str) -> None:
     from _runtime_agents import Done, Echoer, Sink
     from agent_streams.streams import RedisStreamsRuntime, RuntimeSettings
+    from agent_streams.telemetry import Telemetry, TelemetrySettings
 
     client = aioredis.Redis.from_url(redis_url)
     done_stream = raw_keys(namespace)["ours_done"]
@@ -61,16 +64,20 @@ async def ours(redis_url: str, namespace: str) -> None:
     async def report(done: Done) -> None:
         await client.xadd(done_stream, {"round": done.round, "t": repr(done.t)})
 
-    runtime = RedisStreamsRuntime(RuntimeSettings(redis_url=redis_url, namespace=namespace))
-    await Sink.register(runtime, "sink", lambda: Sink(report))
-    await Echoer.register(runtime, "echo", Echoer)
-    runtime.start()
-    await runtime.ready()
-    try:
-        await _until_stopped()
-    finally:
-        await runtime.stop()
-        await client.aclose()
+    with Telemetry(TelemetrySettings(), service="bench-peer") as telemetry:
+        runtime = RedisStreamsRuntime(
+            RuntimeSettings(redis_url=redis_url, namespace=namespace), hooks=telemetry.hooks
+        )
+        telemetry.watch(runtime)
+        await Sink.register(runtime, "sink", lambda: Sink(report))
+        await Echoer.register(runtime, "echo", Echoer)
+        runtime.start()
+        await runtime.ready()
+        try:
+            await _until_stopped()
+        finally:
+            await runtime.stop()
+            await client.aclose()
 
 
 async def raw_echo(redis_url: str, namespace: str) -> None:

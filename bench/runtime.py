@@ -14,6 +14,8 @@ Measured, each as the median of ``--rounds`` rounds after one warm-up round:
   reply -> XREAD (p50 / p99), and XADD pipelines -> XREADGROUP + XACK (the throughput floor).
 * AutoGen: ``SingleThreadedAgentRuntime`` in process, and the gRPC worker runtime with its
   host and two workers in three processes (publish -> handle, send_message p50 / p99).
+* agent-streams with traces and metrics on vs off (``--only observe``): the first
+  measurement in four set-ups, rounds alternating (``bench/_runtime_observe.py``).
 
 Next to each figure: CPU per message / per call over all processes taking part, which holds
 still when the neighbours' load does not (see ``_runtime_harness``). Every process logs at
@@ -65,6 +67,7 @@ from _runtime_harness import (
     throughput_rounds,
     wait_marker,
 )
+from _runtime_observe import bench_observe, observe_report
 from _runtime_peers import raw_keys
 from agent_streams import AgentId, InProcessRuntime, TopicId
 from agent_streams.logging import configure_logging
@@ -286,6 +289,7 @@ STEPS: dict[str, Callable[[Config], Awaitable[Any]]] = {
     "inprocess": bench_inprocess,
     "autogen": bench_autogen_local,
     "grpc": bench_autogen_grpc,
+    "observe": bench_observe,
 }
 
 
@@ -299,6 +303,8 @@ async def run(cfg: Config, only: set[str]) -> dict[str, Result]:
             out = await step(cfg)
             if name == "raw":
                 results["raw_rpc"], results["raw_flow"] = out
+            elif name == "observe":
+                results.update(out)
             else:
                 results[name] = out
     finally:
@@ -338,6 +344,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({k: vars(v) for k, v in results.items()}, indent=2))
     report(cfg, results, loads)
+    observe_report(results)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The Assistant service: ``agent-streams-assistant`` (settings: ``settings.AssistantSettings``).
 
-Wiring only: settings -> logging -> Redis runtime, session store, model client -> the
-Assistant agent and the deadline sweeper -> run until SIGTERM, drain, close.
+Wiring only: settings -> logging -> telemetry (traces, metrics: off unless set) -> Redis
+runtime, session store, model client -> the Assistant agent and the deadline sweeper -> run
+until SIGTERM, drain, close.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pydantic import ValidationError
 from agent_streams.logging import configure_logging
 from agent_streams.service import serve
 from agent_streams.streams import RedisStreamsRuntime
+from agent_streams.telemetry import Telemetry
 
 from .agent import AGENT_TYPE, Assistant, AssistantConfig
 from .endings import DeadlineSweeper, Endings
+from .observed_model import ObservedChatCompletionClient
 from .openai_client import OpenAIChatCompletionClient
 from .redis_store import RedisSessionStore
 from .settings import AssistantSettings
@@ -27,11 +30,19 @@ __all__ = ["main", "run"]
 
 async def main(settings: AssistantSettings) -> None:
     configure_logging(settings.log_level, json=settings.log_json, service="assistant")
-    runtime = RedisStreamsRuntime(settings.runtime)
+    with Telemetry(settings.telemetry, service="assistant") as telemetry:
+        await _serve(settings, telemetry)
+
+
+async def _serve(settings: AssistantSettings, telemetry: Telemetry) -> None:
+    runtime = RedisStreamsRuntime(settings.runtime, hooks=telemetry.hooks)
+    telemetry.watch(runtime)
     store = RedisSessionStore(
         runtime.redis, runtime.keys, agent_type=AGENT_TYPE, ttl_s=settings.runtime.session_ttl_s
     )
-    model = OpenAIChatCompletionClient(settings.model)
+    model = ObservedChatCompletionClient(
+        OpenAIChatCompletionClient(settings.model), model=settings.model.name
+    )
     endings = Endings(store, runtime, AGENT_TYPE)
     config = AssistantConfig(
         system_prompt=settings.system_prompt,

@@ -4,6 +4,7 @@ AGENT_STREAMS_*                  the runtime (Redis URL, namespace, delivery): R
 AGENT_STREAMS_MODEL_*            the model endpoint (and OPENAI_*): ModelSettings
 AGENT_STREAMS_ASSISTANT_*        this class: system prompt, max turns, deadline sweeping
 AGENT_STREAMS_LOG_LEVEL          log level (AGENT_STREAMS_ASSISTANT_LOG_LEVEL wins)
+AGENT_STREAMS_METRICS_*, OTEL_*  metrics endpoint and traces: TelemetrySettings
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_streams.streams import RuntimeSettings
+from agent_streams.telemetry import TelemetrySettings
 
 from .feedback import DEFAULT_SYSTEM_PROMPT
 from .model_settings import ModelSettings
@@ -28,6 +30,7 @@ class AssistantSettings(BaseSettings):
 
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     log_level: str = Field(
         default="INFO",
         validation_alias=AliasChoices(

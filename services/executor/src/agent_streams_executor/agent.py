@@ -54,10 +54,12 @@ from agent_streams.messages import (
     ExecutionResult,
 )
 from agent_streams.streams import DeadLetter, RedisStreamsRuntime
+from agent_streams.telemetry import span
 
 from .executors.base import CodeResult
 from .executors.pool import ExecutorPool
 from .extraction import from_specs
+from .metrics import EXECUTION_SECONDS, EXECUTIONS
 from .results import artifact_refs, to_execution_result
 from .session_files import SessionFiles
 
@@ -173,12 +175,18 @@ class Executor(RoutedAgent):
     async def _execute(self, message: ExecutionRequest, ctx: MessageContext) -> ExecutionResult:
         started = time.perf_counter()
         timeout_s = self._pool.settings.clamp_timeout(message.options.timeout_s)
-        files, problems = await self._artifacts.materialise(message.files)
-        if problems:
-            text = "Input files could not be placed, nothing was run:\n" + "\n".join(problems)
-            result, refs = CodeResult(1, text, stderr=text), list[ArtifactRef]()
-        else:
-            result, refs = await self._run(message, ctx, files, timeout_s)
+        with span("execute", tracer="agent_streams_executor") as current:
+            files, problems = await self._artifacts.materialise(message.files)
+            if problems:
+                text = "Input files could not be placed, nothing was run:\n" + "\n".join(problems)
+                result, refs = CodeResult(1, text, stderr=text), list[ArtifactRef]()
+            else:
+                result, refs = await self._run(message, ctx, files, timeout_s)
+            current.set_attribute("process.exit.code", result.exit_code)
+            current.set_attribute("agent_streams.turn", message.turn)
+        elapsed_s = time.perf_counter() - started
+        EXECUTIONS.labels(str(result.exit_code)).inc()
+        EXECUTION_SECONDS.observe(elapsed_s)
         log.info(
             "code_executed",
             session=self.session,
@@ -189,7 +197,7 @@ class Executor(RoutedAgent):
             timed_out=result.timed_out,
             artifacts=len(refs),
             artifact_bytes=sum(ref.size for ref in refs if ref.stored),
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(elapsed_s * 1000, 1),
         )
         return to_execution_result(
             result, turn=message.turn, request_id=ctx.message_id, artifacts=refs

@@ -3,6 +3,7 @@
 AGENT_STREAMS_*          the runtime (Redis URL, namespace, delivery): RuntimeSettings
 EXECUTOR_*               this class: the backend, the sandbox's limits, artifacts, lifecycle
 EXECUTOR_LOG_LEVEL       log level (or AGENT_STREAMS_LOG_LEVEL)
+AGENT_STREAMS_METRICS_*, OTEL_*   metrics endpoint and traces: TelemetrySettings
 
 Every limit is the operator's: a task may ask for a shorter timeout or (where
 ``EXECUTOR_ALLOW_NETWORK`` is true) for network access, and for nothing else. Units are in the
@@ -19,6 +20,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_streams.streams import RuntimeSettings
+from agent_streams.telemetry import TelemetrySettings
 from agent_streams_executor.executors.channel import RunLimits
 
 __all__ = ["ExecutorSettings"]
@@ -32,6 +34,7 @@ class ExecutorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXECUTOR_", extra="ignore", frozen=True)
 
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     log_level: str = Field(
         default="INFO",
         validation_alias=AliasChoices("EXECUTOR_LOG_LEVEL", "AGENT_STREAMS_LOG_LEVEL", "log_level"),

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..keys import Keys
     from .failures import FailureRecorder
     from .fastpath import FastRedis
+    from .hooks import RuntimeHooks
     from .rpc import Rpc
     from .settings import RuntimeSettings
 
@@ -70,6 +71,7 @@ class GroupConsumer:
         rpc: expiry checks and replies of requests.
         failures: where bad input and dead letters go.
         running: the tokens of running handlers (for cancels).
+        hooks: told of every delivery (traces, metrics), when given.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class GroupConsumer:
         rpc: Rpc,
         failures: FailureRecorder,
         running: RunningHandlers,
+        hooks: RuntimeHooks | None = None,
     ) -> None:
         self._redis = redis
         self._fast = fast
@@ -131,6 +134,7 @@ class GroupConsumer:
             running=running,
             let_go=self._acked,
         )
+        self._deliverer.hooks = hooks
         self._tasks = TaskSet()
         self._reader: asyncio.Task[None] | None = None
         self._stopping = False

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .._registry import AgentRegistry
     from .acks import AckBatcher
     from .failures import FailureRecorder
+    from .hooks import RuntimeHooks
     from .rpc import Rpc
     from .settings import RuntimeSettings
 
@@ -117,6 +118,8 @@ class Deliverer:
         self._let_go = let_go
         self.log_handled = False
         """Whether "handled" lines are logged (INFO); the consumer sets it per drain."""
+        self.hooks: RuntimeHooks | None = None
+        """Told of every delivery (``hooks.RuntimeHooks.delivering``); set by the runtime."""
 
     async def handle(
         self,
@@ -142,6 +145,7 @@ class Deliverer:
             message_id=env.message_id,
             delivery=item.delivery,
         )
+        scope = self.hooks.delivering(self.group, env) if self.hooks is not None else None
         self._running.add(env.message_id, token)
         # Every line logged from here on (any module's) names the session, agent and message.
         handling = set_current_context(agent_id, ctx)
@@ -238,6 +242,8 @@ class Deliverer:
             self._running.discard(env.message_id, token)
             if finished:  # (not when the worker was cancelled or a step raised)
                 self._log(env, agent_id, item.delivery, outcome, started)
+            if scope is not None:
+                scope.end(outcome if finished else None, item.delivery)
             reset_current_context(handling)
 
     async def _run_handler(

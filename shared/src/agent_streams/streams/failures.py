@@ -217,6 +217,8 @@ class FailureRecorder:
                 fields[b"id"] = env.message_id.encode()
                 if env.source:
                     fields[b"source"] = env.source.encode()
+                if env.traceparent:  # a retry of the dead letter continues its trace
+                    fields[b"traceparent"] = env.traceparent.encode()
         letter = DeadLetter.of_entry(stream, entry_id, group, "handler_failed", reason, fields)
         await self._record(letter, fields)
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .._serialization import MessageRegistry
     from ..keys import Keys
     from .fastpath import FastRedis
+    from .hooks import RuntimeHooks
     from .settings import RuntimeSettings
 
 __all__ = ["Publisher"]
@@ -72,6 +73,8 @@ class Publisher:
         self._flush_lock = asyncio.Lock()  # one write in flight at a time: publishes keep order
         self.accepting = False
         """Whether writes are taken (the runtime opens and closes it)."""
+        self.hooks: RuntimeHooks | None = None
+        """Told of every write (``hooks.RuntimeHooks.publishing``); set by the runtime."""
 
     def open(self) -> None:
         self._write_event = asyncio.Event()
@@ -115,6 +118,19 @@ class Publisher:
     ) -> str:
         """Append ``fields`` to ``stream`` (and to ``session``'s log); returns the entry id.
         ``control``: not subject to the queue limit. Raises ``QueueFullError`` past it."""
+        if self.hooks is not None:
+            with self.hooks.publishing(topic or stream, fields):
+                return await self._write(stream, session, topic, fields, control)
+        return await self._write(stream, session, topic, fields, control)
+
+    async def _write(
+        self,
+        stream: str,
+        session: str | None,
+        topic: str,
+        fields: dict[str, str | bytes],
+        control: bool,
+    ) -> str:
         if not self.accepting or self._write_event is None:
             raise RuntimeStateError("the runtime is not running: call start() first")
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()

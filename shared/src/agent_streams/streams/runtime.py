@@ -33,6 +33,7 @@ from ..keys import Keys
 from .consumer import GroupConsumer
 from .failures import FailureRecorder, Listener
 from .fastpath import FastRedis, runtime_redis
+from .hooks import RuntimeHooks
 from .publisher import Publisher
 from .rpc import Rpc, SendOptions
 from .settings import RuntimeSettings
@@ -48,10 +49,16 @@ class RedisStreamsRuntime:
             environment).
         redis: an existing ``redis.asyncio.Redis`` (bytes responses) to use instead of
             connecting from ``settings.redis_url``; the caller then closes it.
+        hooks: told of every publish and delivery (traces, metrics: ``hooks.RuntimeHooks``,
+            made by ``agent_streams.telemetry``); None (the default) costs nothing.
     """
 
     def __init__(
-        self, settings: RuntimeSettings | None = None, *, redis: aioredis.Redis | None = None
+        self,
+        settings: RuntimeSettings | None = None,
+        *,
+        redis: aioredis.Redis | None = None,
+        hooks: RuntimeHooks | None = None,
     ) -> None:
         self.settings = settings = settings or RuntimeSettings()
         self.keys = keys = Keys(settings.namespace)
@@ -62,6 +69,7 @@ class RedisStreamsRuntime:
         self._fast = fast = FastRedis(redis)  # the hot paths' commands (see fastpath)
         self._running = running = RunningHandlers()
         self._publisher = Publisher(fast, keys, settings, messages)
+        self._publisher.hooks = self._hooks = hooks
         self._rpc = Rpc(redis, fast, keys, settings, messages, self._publisher, running)
         self._failures = FailureRecorder(redis, keys, settings, messages)
         self._consumers: dict[str, GroupConsumer] = {}
@@ -90,6 +98,7 @@ class RedisStreamsRuntime:
             rpc=self._rpc,
             failures=self._failures,
             running=self._running,
+            hooks=self._hooks,
         )
         self._consumers[name] = consumer
         if self._started:

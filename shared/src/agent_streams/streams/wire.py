@@ -9,6 +9,9 @@
     key       recipient agent key (direct messages only)
     reply_to  stream for the reply (direct messages only)
     deadline  epoch milliseconds after which a direct message is not handled
+    traceparent, tracestate
+              W3C trace context (optional): the span the message was published in, so
+              that one task is one trace across processes (``agent_streams.telemetry``)
 
 Example::
 
@@ -40,6 +43,8 @@ class Envelope:
     key: str | None
     reply_to: str | None
     deadline_ms: int | None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def session(self) -> str | None:
@@ -58,7 +63,7 @@ def _text(fields: dict[bytes, bytes], name: bytes) -> str | None:
 
 _KNOWN_FIELDS = frozenset(
     f.encode() for f in ("type", "body", "source", "v", "id", "sender", "key", "reply_to")
-) | {b"deadline", b"topic"}
+) | {b"deadline", b"topic", b"traceparent", b"tracestate"}
 _senders: dict[str, AgentId] = {}  # sender text -> AgentId (immutable), bounded below
 
 
@@ -119,6 +124,8 @@ def parse_entry(
         key=key,
         reply_to=_text(fields, b"reply_to") if get(b"reply_to") is not None else None,
         deadline_ms=int(deadline_text) if deadline_text and deadline_text.isdigit() else None,
+        traceparent=_text(fields, b"traceparent") if b"traceparent" in fields else None,
+        tracestate=_text(fields, b"tracestate") if b"tracestate" in fields else None,
     )
 
 

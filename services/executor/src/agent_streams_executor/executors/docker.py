@@ -98,6 +98,9 @@ class DockerExecutorPool(ExecutorPool):
             self.containers, session, network=network, spare=self._take_spare
         )
 
+    def _spare_count(self) -> int:
+        return len(self._spares)
+
     async def wait_for_spares(self) -> None:
         """Wait until the spares being started are up (or failed to start)."""
         while self._filling:

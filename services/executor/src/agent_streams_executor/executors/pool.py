@@ -73,6 +73,19 @@ class ExecutorPool(ABC):
     def sessions(self) -> list[str]:
         return list(self._sessions)
 
+    def sandbox_counts(self) -> dict[str, int]:
+        """Sandboxes now: ``busy`` (running code, or starting), ``idle`` (a session's, waiting),
+        ``spare`` (started ahead, no session yet). Safe to call from another thread (the
+        metrics endpoint's): it reads a copy."""
+        executors = list(self._sessions.values())
+        busy = sum(1 for executor in executors if executor.busy)
+        idle = sum(1 for executor in executors if executor.started and not executor.busy)
+        return {"busy": busy, "idle": idle, "spare": self._spare_count()}
+
+    def _spare_count(self) -> int:
+        """Sandboxes started ahead and not handed to a session yet (the Docker pool's)."""
+        return 0
+
     async def executor(self, session: str, *, network: bool = False) -> SandboxExecutor:
         """The session's executor, created (not started) if needed.
 

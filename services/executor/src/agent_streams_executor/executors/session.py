@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent_streams.telemetry import span
 from agent_streams_executor.executors.base import (
     EXIT_TIMEOUT,
     CancellationTokenLike,
@@ -34,8 +35,11 @@ from agent_streams_executor.executors.base import (
     SandboxLostError,
 )
 from agent_streams_executor.executors.channel import RunLimits, RunnerClient
+from agent_streams_executor.metrics import SANDBOX_START_SECONDS
 
 __all__ = ["Sandbox", "SandboxExecutor", "WorkdirState", "WorkdirSync", "WorkdirWriter"]
+
+_TRACER = "agent_streams_executor"
 
 
 @dataclass(slots=True)
@@ -136,12 +140,15 @@ class SandboxExecutor(CodeExecutor, ABC):
                 notes: list[str] = []
                 if sync is not None:
                     notes = await sync(self.workdir, self._writer(sandbox))
-                result = await sandbox.client.run(
-                    code_blocks,
-                    timeout_s=budget,
-                    limits=limits,
-                    cancellation_token=cancellation_token,
-                )
+                blocks = {"agent_streams.blocks": len(code_blocks)}
+                with span("run", tracer=_TRACER, attributes=blocks) as run:
+                    result = await sandbox.client.run(
+                        code_blocks,
+                        timeout_s=budget,
+                        limits=limits,
+                        cancellation_token=cancellation_token,
+                    )
+                    run.set_attribute("process.exit.code", result.exit_code)
                 return dataclasses.replace(result, notes=(*notes, *result.notes))
             except SandboxLostError as exc:
                 await self._discard()
@@ -184,7 +191,10 @@ class SandboxExecutor(CodeExecutor, ABC):
         if self._stopped:
             raise ExecutorError("this executor was stopped")
         if self._sandbox is None:
-            self._sandbox = await self._launch()
+            started = time.perf_counter()
+            with span("sandbox start", tracer=_TRACER):
+                self._sandbox = await self._launch()
+            SANDBOX_START_SECONDS.observe(time.perf_counter() - started)
         return self._sandbox
 
     def _writer(self, sandbox: Sandbox) -> WorkdirWriter:
