@@ -227,7 +227,7 @@ class Assistant(RoutedAgent):
             # Turn 0: the executor describes the files; the task message waits for it.
             state.outbox_request = ExecutionRequest(
                 turn=0,
-                code_blocks=[CodeBlockSpec(code=describe_files.script(names, budget))],
+                code_blocks=[CodeBlockSpec(code=describe_files.script(names, budget, task.prompt))],
                 options=state.options,
                 files=state.pending_files,
             )
