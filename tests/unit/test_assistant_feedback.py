@@ -176,6 +176,21 @@ def test_success_restates_the_tasks_own_requirements() -> None:
     assert "name the files" not in fb.text
 
 
+def test_success_without_the_tasks_answers_asks_for_the_script_not_the_answer() -> None:
+    asks = TaskAsks(
+        requirements="Answer with @title[title] and @doctors[count].",
+        forms=True,
+        missing_forms=("@title[title]", "@doctors[count]"),
+    )
+    fb = execution_feedback(result(output=""), timeout_s=60, previous_error=None, asks=asks)
+    assert fb.text.endswith(
+        "The output does not show @title[title], @doctors[count] with a computed value, so "
+        "the task is not answered yet. Reply with the whole corrected script in one ```python "
+        "block that computes and prints each of them."
+    )
+    assert "reply with the final answer" not in fb.text
+
+
 def test_failure_explains_the_error_and_passes_the_runs_notes_on() -> None:
     fb = execution_feedback(
         result(

@@ -218,6 +218,27 @@ async def test_an_answer_about_files_before_any_code_ran_is_asked_for_a_script_o
     assert h.model.calls[1][-1].content.startswith("No code has run on the files yet")
 
 
+async def test_an_answer_no_run_printed_is_asked_for_a_script_once() -> None:
+    task = TaskRequest(
+        prompt="What is the mean price? Format: @mean[value]",
+        files=[InputFile(name="prices.csv", content_b64="MSwy")],
+    )
+    replies = [
+        code_reply("m = 1.5"),  # runs, prints nothing
+        "The mean price is 30.6.",  # made up: no run printed @mean
+        code_reply("print('@mean[1.5]')"),
+    ]
+    async with harness(replies, [ran(0, ""), ran(0, "@mean[1.5]\n")]) as h:
+        await h.submit(task)
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[1.5]"
+    # after the silent run the model was asked for the script, not for the answer
+    assert "The output does not show @mean[value]" in h.model.calls[1][-1].content
+    assert h.model.calls[2][-1].content.startswith("No run has printed those answers yet")
+
+
 async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
     task = (
         "What is the mean price? Round to two decimals.\n"

@@ -59,6 +59,7 @@ from .answer_form import (
     answered_forms,
     form_hint,
     keep_requested_forms,
+    missing_forms,
     printed_forms,
     requested_files,
     requirements,
@@ -271,6 +272,7 @@ class Assistant(RoutedAgent):
         asks = TaskAsks(
             requirements=requirements(state.prompt, state.input_names),
             forms=bool(form_hint(state.prompt)),
+            missing_forms=tuple(missing_forms(state.prompt, result.output)),
             missing_files=tuple(
                 name
                 for name in requested_files(state.prompt, state.input_names)
@@ -396,12 +398,23 @@ class Assistant(RoutedAgent):
             # An answer to a task about files before any code ran on them is a guess: asked
             # once for the script instead (the 1.5B answered "@x[30.6]" blind when the task
             # showed the answer's form).
-            guess = bool(state.input_names) and not state.scripts and not state.pushed_back
+            # Likewise an @name[value] answer that no run printed (seen: made-up values for a
+            # script that printed nothing).
+            unprinted = bool(form_hint(state.prompt)) and not state.printed
+            guess = (
+                bool(state.input_names)
+                and (not state.scripts or unprinted)
+                and not state.pushed_back
+            )
             if (cut_off or guess) and state.turn < state.max_turns:
                 if guess:
                     state.pushed_back = True
                     log.info("unbacked_answer_refused", session=self.session, turn=state.turn)
-                text = unbacked_answer_feedback() if guess else truncated_reply_feedback()
+                text = (
+                    unbacked_answer_feedback(ran=bool(state.scripts))
+                    if guess
+                    else truncated_reply_feedback()
+                )
                 ask = UserMessage(content=text, source="assistant-service")
                 await self._store.save(self.session, state, [said, ask])
                 await self._send_outbox(state)

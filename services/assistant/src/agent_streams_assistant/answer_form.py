@@ -20,6 +20,7 @@ __all__ = [
     "answered_forms",
     "form_hint",
     "keep_requested_forms",
+    "missing_forms",
     "printed_forms",
     "requested_files",
     "requirements",
@@ -101,6 +102,18 @@ def _wanted(prompt: str) -> dict[str, set[str]]:
     for match in FORM.finditer(prompt):
         wanted.setdefault(match.group(1), set()).add(match.group(2).strip())
     return wanted
+
+
+def missing_forms(prompt: str, output: str) -> list[str]:
+    """The task's ``@name[...]`` forms (as the task writes them) that ``output`` does not
+    print with a value: what a run that "succeeded" has not answered yet."""
+    wanted = _wanted(prompt)
+    printed = {
+        m.group(1)
+        for m in FORM.finditer(_normalized(output, wanted))
+        if m.group(1) in wanted and m.group(2).strip() not in wanted[m.group(1)]
+    }
+    return [f"@{name}[{sorted(shown)[0]}]" for name, shown in wanted.items() if name not in printed]
 
 
 def answered_forms(prompt: str, output: str) -> str | None:

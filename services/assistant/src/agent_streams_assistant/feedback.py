@@ -14,7 +14,9 @@ is short, leads with the verdict, and ends with one concrete instruction:
   one already run is not run again (``repeated_script_feedback``).
 * timeout: says it was stopped after N s and asks for a faster script.
 * success: the output (head and tail when long), the files created, a note for files the task
-  asks for that no run made, and "if this output answers the task, reply with the final answer
+  asks for that no run made; when the task's ``@name[...]`` answers are not all in the output,
+  that it is not answered yet and a request for the corrected script; otherwise "if this output
+  answers the task, reply with the final answer
   and no code, in the form the task asks for:" followed by the task's own requirement sentences
   (``answer_form.requirements``: format, rounding, units, file names). A fixed instruction
   ("state the output's numbers and name the files") made the 1.5B paraphrase instead of
@@ -111,6 +113,8 @@ class TaskAsks:
     missing_files: tuple[str, ...] = ()
     forms: bool = False
     """The task asks for ``@name[value]`` answers."""
+    missing_forms: tuple[str, ...] = ()
+    """Of those, the ones this run's output does not print with a value."""
 
 
 def execution_feedback(
@@ -164,11 +168,28 @@ def execution_feedback(
         + (NAN_NOTE if NAN.search(result.output) else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + (f"The task said:\n{asks.requirements}\n" if asks.requirements else "")
-        + "If the output above completes the task, reply with the final answer and no code: "
+        + (_unanswered(asks.missing_forms) if asks.missing_forms else _answer_or_fix(asks))
+    )
+    return Feedback(text, None)
+
+
+def _answer_or_fix(asks: TaskAsks) -> str:
+    return (
+        "If the output above completes the task, reply with the final answer and no code: "
         + (FORMS_ANSWER if asks.forms else ANSWER_WITHOUT_FORM)
         + "\nOtherwise reply with the whole corrected script in one ```python block."
     )
-    return Feedback(text, None)
+
+
+def _unanswered(forms: Sequence[str]) -> str:
+    """A run that printed without the task's answers has not answered it: the 1.5B, asked
+    "if the output completes the task, answer", made up values for a script that printed
+    nothing."""
+    return (
+        f"The output does not show {', '.join(forms)} with a computed value, so the task is "
+        "not answered yet. Reply with the whole corrected script in one ```python block that "
+        "computes and prints " + ("it." if len(forms) == 1 else "each of them.")
+    )
 
 
 def fresh_start_note(failed: Sequence[tuple[int, str, str | None]]) -> str:
@@ -206,10 +227,12 @@ def repeated_script_feedback(turn: int, error: str | None) -> str:
     )
 
 
-def unbacked_answer_feedback() -> str:
-    """For an answer to a task about files that no code has computed yet."""
+def unbacked_answer_feedback(ran: bool = False) -> str:
+    """For an answer to a task about files that no code has computed yet (``ran``: scripts
+    ran, but none printed the task's answers)."""
+    why = "No run has printed those answers yet" if ran else "No code has run on the files yet"
     return (
-        "No code has run on the files yet, so that answer is a guess. Reply with a Python "
+        f"{why}, so that answer is a guess. Reply with a Python "
         "script in one ```python block that computes the answer from the files and prints it "
         "(in the task's answer format, if it gives one)."
     )
