@@ -185,6 +185,71 @@ async def test_a_run_that_prints_every_requested_answer_ends_the_task() -> None:
     assert len(h.model.calls) == 2
 
 
+VOTES = AssistantConfig(answer_votes=3)
+MEAN_TASK = "What is the mean price? Format: @mean[value]"
+
+
+async def test_with_answer_votes_two_independent_scripts_that_agree_end_the_task() -> None:
+    replies = [
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print('@mean[%s]' % 3.50)"),  # another script, the same value
+    ]
+    runs = [ran(0, "@mean[3.5]\n"), ran(0, "@mean[3.50]\n")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    # the second script was written from the task alone, at the exploring temperature
+    assert [m.content for m in h.model.calls[1]] == [m.content for m in h.model.calls[0]]
+    assert h.model.extra_args == [{}, {"temperature": 0.8}]
+
+
+async def test_with_answer_votes_the_answer_two_of_three_scripts_print_wins() -> None:
+    replies = [
+        code_reply("print('@mean[9.1]')"),  # the slip
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print('@mean[3.50]')"),
+    ]
+    runs = [ran(0, "@mean[9.1]\n"), ran(0, "@mean[3.5]\n"), ran(0, "@mean[3.50]\n")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 3
+
+
+async def test_with_answer_votes_no_agreement_keeps_the_first_answer() -> None:
+    replies = [
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print(1/0)"),  # a failed second opinion is no vote
+        "The mean is 4.",  # nor is one without code
+    ]
+    runs = [ran(0, "@mean[3.5]\n"), ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 3
+    assert len(h.model.calls) == 3
+
+
+async def test_with_answer_votes_the_same_script_again_agrees_without_a_run() -> None:
+    script = code_reply("print('@mean[3.5]')")
+    async with harness([script, script], [ran(0, "@mean[3.5]\n")], config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    assert len(h.record.requests) == 1
+
+
 async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
     task = "What is the mean price? Format: @mean[value]"
     replies = [code_reply("print('@mean[nan]')"), "@mean[3.5]"]

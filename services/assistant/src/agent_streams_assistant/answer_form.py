@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "FORM",
+    "agreed_answer",
     "answered_forms",
     "form_hint",
     "keep_requested_forms",
@@ -154,3 +155,24 @@ def keep_requested_forms(answer: str, prompt: str, printed: Sequence[str]) -> st
     if added:
         fixed = fixed.rstrip() + ("\n\n" if fixed.strip() else "") + "\n".join(added)
     return fixed
+
+
+def agreed_answer(answers: Sequence[str]) -> str | None:
+    """The first of ``answers`` (``answered_forms`` texts) that another one agrees with: the
+    same values, numbers compared as numbers (``29.5`` and ``29.50`` agree); None if none."""
+    keys = [_answer_key(a) for a in answers]
+    for i, key in enumerate(keys):
+        if key in keys[i + 1 :]:
+            return answers[i]
+    return None
+
+
+def _answer_key(answer: str) -> tuple[tuple[str, str], ...]:
+    def value(text: str) -> str:
+        text = text.strip().strip("'\"").strip()
+        try:
+            return repr(float(text.rstrip("%")))
+        except ValueError:
+            return text.lower()
+
+    return tuple((m.group(1), value(m.group(2))) for m in FORM.finditer(answer))
