@@ -246,3 +246,11 @@ def test_success_with_nan_in_the_output_asks_for_a_check() -> None:
         previous_error=None,
     )
     assert "NaN" not in clean.text
+
+
+def test_success_with_an_empty_figure_asks_for_a_fix() -> None:
+    output = "Note: plot.png was saved with no data in it: every plotted series is empty\n"
+    fb = execution_feedback(result(output=output), timeout_s=60, previous_error=None)
+    assert "A figure with no data in it is not the plot the task asks for" in fb.text
+    plain = execution_feedback(result(output="done\n"), timeout_s=60, previous_error=None)
+    assert "no data in it" not in plain.text

@@ -262,6 +262,20 @@ async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
     assert "The output contains NaN" in h.model.calls[1][-1].content
 
 
+async def test_a_run_whose_figure_is_empty_does_not_end_the_task() -> None:
+    task = "Plot the prices to plot.png and give their mean: @mean[value]"
+    empty = "@mean[3.5]\nNote: plot.png was saved with no data in it: every series is empty\n"
+    replies = [code_reply("plot()"), code_reply("plot(fixed)")]
+    runs = [ran(0, empty, artifacts=["plot.png"]), ran(0, "@mean[3.5]\n", artifacts=["plot.png"])]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt=task))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    assert "A figure with no data in it" in h.model.calls[1][-1].content
+
+
 async def test_an_answer_about_files_before_any_code_ran_is_asked_for_a_script_once() -> None:
     task = TaskRequest(
         prompt="What is the mean price? Format: @mean[value]",

@@ -68,6 +68,7 @@ from .answer_form import (
 from .endings import Endings
 from .feedback import (
     DEFAULT_SYSTEM_PROMPT,
+    EMPTY_FIGURE,
     NAN,
     TaskAsks,
     execution_feedback,
@@ -294,6 +295,7 @@ class Assistant(RoutedAgent):
             state.printed = (state.printed + printed_forms(result.output, state.prompt))[-64:]
             answered = answered_forms(state.prompt, result.output)
             clean = not asks.missing_files and not NAN.search(result.output)
+            clean = clean and not EMPTY_FIGURE.search(result.output)
             if answered is not None and clean and self._config.finish_when_answered:
                 log.info("answered_by_the_run", session=self.session, turn=result.turn)
                 self._vote(state, answered)

@@ -42,6 +42,7 @@ from .traceback_view import compact
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "EMPTY_FIGURE",
     "NAN",
     "Feedback",
     "TaskAsks",
@@ -71,6 +72,12 @@ NAN_NOTE = (
     "fix the script and reply with the whole corrected script.\n"
 )
 NAN = re.compile(r"\b(?:NaN|nan)\b")
+EMPTY_FIGURE = re.compile(r"^Note: \S+ was saved with no data in it", re.MULTILINE)
+"""The executor's note for a figure saved with nothing plotted (the sandbox's child)."""
+EMPTY_FIGURE_NOTE = (
+    "A figure with no data in it is not the plot the task asks for: find why the plotted data "
+    "is empty, fix the script and reply with the whole corrected script.\n"
+)
 _NOTE = re.compile(r"^Note: .+$", re.MULTILINE)
 
 ERROR_TAIL_LINES = 20
@@ -166,6 +173,7 @@ def execution_feedback(
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
         + (NAN_NOTE if NAN.search(result.output) else "")
+        + (EMPTY_FIGURE_NOTE if EMPTY_FIGURE.search(result.output) else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + (f"The task said:\n{asks.requirements}\n" if asks.requirements else "")
         + (_unanswered(asks.missing_forms) if asks.missing_forms else _answer_or_fix(asks))
