@@ -30,8 +30,9 @@ def test_a_long_table_says_so_and_how_to_pivot_it(tmp_path: Path) -> None:
     assert lines[0].endswith("comma-separated, 28 rows x 3 columns), columns:")
     assert "- symbol: text, e.g. 'AAPL', 'MSFT'" in lines
     assert (
-        "- date: text dates (format '%m/%d/%Y', e.g. '01/01/2020'), 2020-01-01 to 2020-01-14"
-        in (lines)
+        "- date: text dates (format '%m/%d/%Y', e.g. '01/01/2020'), 2020-01-01 to 2020-01-14; "
+        "as text they compare and sort wrongly: pd.to_datetime(df['date'], format='%m/%d/%Y') "
+        "first" in (lines)
     )
     assert (
         "long table: one row per symbol and date (2 symbol values); one column per symbol: "

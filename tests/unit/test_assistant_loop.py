@@ -443,3 +443,26 @@ async def test_the_model_reads_only_the_latest_turns_that_fit() -> None:
     assert last[1].content == "count to three"
     assert last[2].content == code_reply("print(3)")
     assert len(await h.store.history("s1")) == 9  # the store keeps everything
+
+
+async def test_an_answer_that_echoes_the_instructions_is_asked_for_once_more() -> None:
+    echo = "The results in a sentence or two, with the output's numbers, naming the files it made."
+    replies = [code_reply("print(2)"), echo, "The script printed 2."]
+    async with harness(replies, [ran(0, "2\n")]) as h:
+        await h.submit(TaskRequest(prompt="Print two."))
+        result = await h.record.result()
+
+    assert result.answer == "The script printed 2."
+    assert result.turns == 3
+    assert h.model.calls[2][-1].content.startswith("That reply repeats the instructions")
+
+
+async def test_an_answer_that_quotes_the_output_is_not_an_echo() -> None:
+    replies = [code_reply("print('@mean[3.5]')"), "@mean[3.5]"]
+    keep_asking = AssistantConfig(finish_when_answered=False)
+    async with harness(replies, [ran(0, "@mean[3.5]\n")], config=keep_asking) as h:
+        await h.submit(TaskRequest(prompt="The mean? Format: @mean[value]"))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2

@@ -71,6 +71,8 @@ from .feedback import (
     EMPTY_FIGURE,
     NAN,
     TaskAsks,
+    echo_feedback,
+    echoes,
     execution_feedback,
     fit_history,
     fresh_start_note,
@@ -311,6 +313,10 @@ class Assistant(RoutedAgent):
                 answer=answered_forms(state.prompt, result.output) if not feedback.error else None,
             )
             state.running_script = None
+        shown = {line.strip() for line in result.output.splitlines() if line.strip()}
+        state.heard = "\n".join(
+            line for line in feedback.text.splitlines() if line.strip() not in shown
+        )
         same_error = feedback.error is not None and feedback.error == state.last_error
         state.stuck = state.stuck + 1 if same_error else 0
         state.last_exit_code = result.exit_code
@@ -435,13 +441,22 @@ class Assistant(RoutedAgent):
                 and (not state.scripts or unprinted)
                 and not state.pushed_back
             )
-            if (cut_off or guess) and state.turn < state.max_turns:
+            # An "answer" that only repeats the instructions it was given (the 1.5B replied
+            # "The results in a sentence or two, with the output's numbers, ...") is asked
+            # for once more.
+            echo = not cut_off and not state.echo_refused and echoes(reply.content, state.heard)
+            if (cut_off or guess or echo) and state.turn < state.max_turns:
                 if guess:
                     state.pushed_back = True
                     log.info("unbacked_answer_refused", session=self.session, turn=state.turn)
+                elif echo:
+                    state.echo_refused = True
+                    log.info("echoed_instructions_refused", session=self.session, turn=state.turn)
                 text = (
                     unbacked_answer_feedback(ran=bool(state.scripts))
                     if guess
+                    else echo_feedback()
+                    if echo
                     else truncated_reply_feedback()
                 )
                 ask = UserMessage(content=text, source="assistant-service")

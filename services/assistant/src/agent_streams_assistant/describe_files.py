@@ -147,7 +147,7 @@ def _frame(frame: Any, kind: str, words: set[str] = frozenset()) -> str:
     rows, columns = frame.shape
     lines = [f"{kind}, {rows} rows x {columns} columns), columns:"]
     for column in list(frame.columns)[:MAX_COLUMNS]:
-        lines.append(f"- {column}: {_column(frame[column])}")
+        lines.append(f"- {column}: {_column(frame[column], column)}")
     if columns > MAX_COLUMNS:
         lines.append(f"- ... {columns - MAX_COLUMNS} more columns")
     if (shape := _long_shape(frame)) is not None:
@@ -224,7 +224,7 @@ def _is_dates(series: Any) -> bool:
     return text.nunique() > 12 and (_date_format(text) is not None or _looks_like_dates(text))
 
 
-def _column(series: Any) -> str:
+def _column(series: Any, name: Any = "column") -> str:
     import pandas as pd
 
     missing = int(series.isna().sum())
@@ -244,7 +244,11 @@ def _column(series: Any) -> str:
     if shape is not None or (distinct > 12 and _looks_like_dates(text)):
         dates = pd.to_datetime(text, errors="coerce", format=shape)
         how = f"format '{shape}', e.g. '{_cut(text.iloc[0])}'" if shape else "mixed formats"
-        return f"text dates ({how}), {dates.min().date()} to {dates.max().date()}{note}"
+        fmt = f", format='{shape}'" if shape else ""
+        return (
+            f"text dates ({how}), {dates.min().date()} to {dates.max().date()}{note}; as text "
+            f"they compare and sort wrongly: pd.to_datetime(df[{name!r}]{fmt}) first"
+        )
     examples = ", ".join(repr(_cut(v)) for v in text.value_counts().index[:4])
     more = f" ({distinct} distinct)" if distinct > 4 else ""
     return f"text, e.g. {examples}{more}{note}"

@@ -46,6 +46,8 @@ __all__ = [
     "NAN",
     "Feedback",
     "TaskAsks",
+    "echo_feedback",
+    "echoes",
     "execution_feedback",
     "fit_history",
     "fresh_start_note",
@@ -87,6 +89,11 @@ ANSWER_WITHOUT_FORM = (
     "the results in a sentence or two, with the output's numbers, naming the files it made."
 )
 FORMS_ANSWER = "each @name[value] answer the task asks for, with its value from the output."
+NOT_DONE = (
+    "So the task is not done yet: reply with the whole corrected script in one ```python block."
+)
+"""The ending of the feedback when the run cannot have completed the task (a requested file is
+missing, a figure is empty): no invitation to answer, which the 1.5B took and echoed."""
 
 
 def task_prompt(prompt: str, names: Sequence[str], description: str = "", hint: str = "") -> str:
@@ -169,14 +176,21 @@ def execution_feedback(
     output = _head_and_tail(result.output.strip()) or "(no output)"
     files = ", ".join(a.name for a in result.artifacts)
     missing = ", ".join(asks.missing_files)
+    empty = EMPTY_FIGURE.search(result.output) is not None
     text = (
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
         + (NAN_NOTE if NAN.search(result.output) else "")
-        + (EMPTY_FIGURE_NOTE if EMPTY_FIGURE.search(result.output) else "")
+        + (EMPTY_FIGURE_NOTE if empty else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + (f"The task said:\n{asks.requirements}\n" if asks.requirements else "")
-        + (_unanswered(asks.missing_forms) if asks.missing_forms else _answer_or_fix(asks))
+        + (
+            _unanswered(asks.missing_forms)
+            if asks.missing_forms
+            else NOT_DONE
+            if missing or empty
+            else _answer_or_fix(asks)
+        )
     )
     return Feedback(text, None)
 
@@ -243,6 +257,26 @@ def unbacked_answer_feedback(ran: bool = False) -> str:
         f"{why}, so that answer is a guess. Reply with a Python "
         "script in one ```python block that computes the answer from the files and prints it "
         "(in the task's answer format, if it gives one)."
+    )
+
+
+def echoes(reply: str, instructions: str) -> bool:
+    """Whether ``reply`` mostly repeats lines of ``instructions`` (the message it answers)
+    instead of answering: at least 60 % of its lines are lines, or long parts of lines, of it."""
+    said = [line.strip().lower() for line in reply.splitlines() if line.strip()]
+    heard = instructions.lower()
+    if not said or not heard:
+        return False
+    copied = sum(1 for line in said if line in heard and (len(line) > 20 or line + "\n" in heard))
+    return copied >= 0.6 * len(said)
+
+
+def echo_feedback() -> str:
+    """For a reply that repeats the instructions instead of answering."""
+    return (
+        "That reply repeats the instructions instead of answering. If the output above "
+        "completes the task, reply with the final answer for the user (no code); otherwise "
+        "reply with the whole corrected script in one ```python block."
     )
 
 

@@ -94,6 +94,10 @@ class SessionState(BaseModel):
     """Scripts run so far, by ``repair.fingerprint``: a repeat is answered without a run."""
     pushed_back: bool = False
     """An answer given before any code ran on the input files was refused once already."""
+    echo_refused: bool = False
+    """A reply that only repeated the instructions was refused once already."""
+    heard: str = ""
+    """The instructions of the last execution feedback (without the run's output)."""
     stuck: int = 0
     """Replies in a row that made no progress (a repeated script, the same error again)."""
     running_script: str | None = None

@@ -42,7 +42,7 @@ def oom_kills() -> int:
 
 
 EMPTY_FIGURE_NOTE = (
-    "Note: {name} was saved with no data in it: every plotted series is empty or NaN "
+    "Note: {name} was saved with no data in it: every plotted series is empty or missing "
     "(often a filter that kept no rows, such as text dates compared as strings)"
 )
 
