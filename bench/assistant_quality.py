@@ -131,7 +131,7 @@ async def stack(args: argparse.Namespace, redis_url: str, base_url: str) -> Asyn
         )
         stack.push_async_callback(model.close)
         endings = Endings(store, assistant_rt, ASSISTANT)
-        config = AssistantConfig()
+        config = AssistantConfig(answer_votes=args.answer_votes)
         await Assistant.register(
             assistant_rt, ASSISTANT, lambda: Assistant(model, store, endings, config)
         )
@@ -313,6 +313,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
     parser.add_argument("--max-turns", type=int, default=8, help="as the CLI's default")
+    parser.add_argument(
+        "--answer-votes", type=int, default=1, help="AGENT_STREAMS_ASSISTANT_ANSWER_VOTES"
+    )
     parser.add_argument("--model-timeout", type=float, default=600.0)
     parser.add_argument("--task-timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, help="default: .build/bench-quality/<time>")

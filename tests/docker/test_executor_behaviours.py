@@ -233,3 +233,19 @@ async def test_a_lost_runner_is_a_result_and_the_next_run_gets_a_new_sandbox(
     assert "sandbox was lost" in result.output
     again = await run(executor, py("import os; print(os.path.exists('file'))"))
     assert again.exit_code == 0
+
+
+async def test_a_figure_saved_with_nothing_plotted_is_said(executor: SandboxExecutor) -> None:
+    plot = (
+        "import matplotlib.pyplot as plt, pandas as pd\n"
+        "df = pd.DataFrame({'date': ['Jan 1 2000'], 'price': [1.0]})\n"
+        "ROWS\n"
+        "plt.plot(rows['date'], rows['price'])\n"
+        "plt.savefig('plot.png')\n"
+    )
+    empty = await run(executor, py(plot.replace("ROWS", "rows = df[df['date'] <= '2010-03-01']")))
+    assert empty.exit_code == 0, empty.output
+    assert "Note: plot.png was saved with no data in it" in empty.stderr
+    drawn = await run(executor, py(plot.replace("ROWS", "rows = df")))
+    assert drawn.exit_code == 0, drawn.output
+    assert "no data" not in drawn.output

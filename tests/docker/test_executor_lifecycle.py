@@ -92,13 +92,16 @@ async def test_a_spare_serves_a_new_session_at_once(
 async def test_orphans_are_removed_at_start(
     make_pool: MakePool, docker_engine: docker.DockerClient, docker_namespace: str
 ) -> None:
-    # A stopped leftover, as a crash between create and start would leave.
+    # A never-started leftover, as a crash between create and start would leave.
     orphan = docker_engine.containers.create(
         "agent-streams/sandbox:latest",
         command=["true"],
         labels={LABEL_SANDBOX: docker_namespace, LABEL_OWNER: "elsewhere:1"},
     )
-    await make_pool("docker")
+    # younger than the grace: it may be a sibling replica's spare being started, so it stays
+    await make_pool("docker", warm_spares=0)
+    assert docker_engine.containers.get(str(orphan.id)).status == "created"
+    await make_pool("docker", warm_spares=0, orphan_grace_s=0)
     with pytest.raises(docker.errors.NotFound):
         docker_engine.containers.get(str(orphan.id))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_streams_assistant.answer_form import (
+    agreed_answer,
     answered_forms,
     form_hint,
     keep_requested_forms,
@@ -103,3 +104,10 @@ def test_a_hard_wrapped_sentence_is_one_requirement() -> None:
         "Percent with one decimal, e.g. 45.3.",
         "Reply as @survival_first[percent] @survival_third[percent]",
     ]
+
+
+def test_agreed_answer_compares_values_and_numbers_as_numbers() -> None:
+    assert agreed_answer(["@a[1] @b[x]"]) is None
+    assert agreed_answer(["@a[2.0]", "@a[1.50]", "@a[1.5]"]) == "@a[1.50]"
+    assert agreed_answer(["@t[Miss]", "@t[ miss ]"]) == "@t[Miss]"
+    assert agreed_answer(["@a[1]\n@b[2]", "@a[1]\n@b[3]"]) is None

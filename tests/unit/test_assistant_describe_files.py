@@ -10,9 +10,9 @@ from pathlib import Path
 from agent_streams_assistant import describe_files
 
 
-def describe(tmp_path: Path, names: list[str], budget: int = 1800) -> str:
+def describe(tmp_path: Path, names: list[str], budget: int = 1800, task: str = "") -> str:
     script = tmp_path / "describe.py"
-    script.write_text(describe_files.script(names, budget))
+    script.write_text(describe_files.script(names, budget, task))
     done = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
     )
@@ -30,8 +30,9 @@ def test_a_long_table_says_so_and_how_to_pivot_it(tmp_path: Path) -> None:
     assert lines[0].endswith("comma-separated, 28 rows x 3 columns), columns:")
     assert "- symbol: text, e.g. 'AAPL', 'MSFT'" in lines
     assert (
-        "- date: text dates (format '%m/%d/%Y', e.g. '01/01/2020'), 2020-01-01 to 2020-01-14"
-        in (lines)
+        "- date: text dates (format '%m/%d/%Y', e.g. '01/01/2020'), 2020-01-01 to 2020-01-14; "
+        "as text they compare and sort wrongly: pd.to_datetime(df['date'], format='%m/%d/%Y') "
+        "first" in (lines)
     )
     assert (
         "long table: one row per symbol and date (2 symbol values); one column per symbol: "
@@ -54,3 +55,28 @@ def test_the_budget_drops_first_rows_before_columns(tmp_path: Path) -> None:
     text = describe(tmp_path, ["many.csv"], budget=900)
     assert "first rows:" not in text
     assert "- column_0: int64" in text
+
+
+def test_values_the_task_names_are_tied_to_their_column_as_the_data_spells_them(
+    tmp_path: Path,
+) -> None:
+    rows = ["region,city,sales"] + [
+        f"{region},{city},{i}"
+        for i, (region, city) in enumerate(
+            [("North", "New York"), ("South", "Miami"), ("West", "Los Angeles"), ("East", "Boston")]
+            * 3
+        )
+    ]
+    (tmp_path / "sales.csv").write_text("\n".join(rows) + "\n")
+    task = "Total sales of the north region, and of new york? Use sales.csv."
+    lines = describe(tmp_path, ["sales.csv"], task=task).splitlines()
+    assert "values of 'region' the task names (spelled as in the data, of 4 distinct): 'North'" in (
+        lines
+    )
+    assert (
+        "values of 'city' the task names (spelled as in the data, of 4 distinct): 'New York'"
+        in (lines)
+    )
+    # a task that names no value of a column gets no such line
+    other = describe(tmp_path, ["sales.csv"], task="Sum sales per region in sales.csv.")
+    assert "the task names" not in other

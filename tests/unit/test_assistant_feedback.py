@@ -171,9 +171,32 @@ def test_success_restates_the_tasks_own_requirements() -> None:
         result(output="@mean_fare[34.65]\n"), timeout_s=60, previous_error=None, asks=asks
     )
     restated = "Round to two decimals.\nFormat: @mean_fare[value]"
-    assert f"The task said:\n{restated}\nIf the output above completes the task" in fb.text
+    assert f"The task said:\n{restated}\nSo the task is not done yet" in fb.text
     assert "The task asks for fares.png, which no run has created yet." in fb.text
-    assert "name the files" not in fb.text
+    assert "reply with the final answer" not in fb.text  # a file is missing: not done
+    made = execution_feedback(
+        result(output="@mean_fare[34.65]\n"),
+        timeout_s=60,
+        previous_error=None,
+        asks=TaskAsks(requirements=asks.requirements),
+    )
+    assert f"The task said:\n{restated}\nIf the output above completes the task" in made.text
+    assert "name the files" not in made.text
+
+
+def test_success_without_the_tasks_answers_asks_for_the_script_not_the_answer() -> None:
+    asks = TaskAsks(
+        requirements="Answer with @title[title] and @doctors[count].",
+        forms=True,
+        missing_forms=("@title[title]", "@doctors[count]"),
+    )
+    fb = execution_feedback(result(output=""), timeout_s=60, previous_error=None, asks=asks)
+    assert fb.text.endswith(
+        "The output does not show @title[title], @doctors[count] with a computed value, so "
+        "the task is not answered yet. Reply with the whole corrected script in one ```python "
+        "block that computes and prints each of them."
+    )
+    assert "reply with the final answer" not in fb.text
 
 
 def test_failure_explains_the_error_and_passes_the_runs_notes_on() -> None:
@@ -231,3 +254,14 @@ def test_success_with_nan_in_the_output_asks_for_a_check() -> None:
         previous_error=None,
     )
     assert "NaN" not in clean.text
+
+
+def test_success_with_an_empty_figure_asks_for_a_fix() -> None:
+    output = "Note: plot.png was saved with no data in it: every plotted series is empty\n"
+    fb = execution_feedback(result(output=output), timeout_s=60, previous_error=None)
+    assert "A figure with no data in it is not the plot the task asks for" in fb.text
+    assert fb.text.endswith(
+        "So the task is not done yet: reply with the whole corrected script in one ```python block."
+    )
+    plain = execution_feedback(result(output="done\n"), timeout_s=60, previous_error=None)
+    assert "no data in it" not in plain.text

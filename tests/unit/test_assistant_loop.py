@@ -185,6 +185,71 @@ async def test_a_run_that_prints_every_requested_answer_ends_the_task() -> None:
     assert len(h.model.calls) == 2
 
 
+VOTES = AssistantConfig(answer_votes=3)
+MEAN_TASK = "What is the mean price? Format: @mean[value]"
+
+
+async def test_with_answer_votes_two_independent_scripts_that_agree_end_the_task() -> None:
+    replies = [
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print('@mean[%s]' % 3.50)"),  # another script, the same value
+    ]
+    runs = [ran(0, "@mean[3.5]\n"), ran(0, "@mean[3.50]\n")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    # the second script was written from the task alone, at the exploring temperature
+    assert [m.content for m in h.model.calls[1]] == [m.content for m in h.model.calls[0]]
+    assert h.model.extra_args == [{}, {"temperature": 0.8}]
+
+
+async def test_with_answer_votes_the_answer_two_of_three_scripts_print_wins() -> None:
+    replies = [
+        code_reply("print('@mean[9.1]')"),  # the slip
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print('@mean[3.50]')"),
+    ]
+    runs = [ran(0, "@mean[9.1]\n"), ran(0, "@mean[3.5]\n"), ran(0, "@mean[3.50]\n")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 3
+
+
+async def test_with_answer_votes_no_agreement_keeps_the_first_answer() -> None:
+    replies = [
+        code_reply("print('@mean[3.5]')"),
+        code_reply("print(1/0)"),  # a failed second opinion is no vote
+        "The mean is 4.",  # nor is one without code
+    ]
+    runs = [ran(0, "@mean[3.5]\n"), ran(1, stderr="ZeroDivisionError: division by zero")]
+    async with harness(replies, runs, config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 3
+    assert len(h.model.calls) == 3
+
+
+async def test_with_answer_votes_the_same_script_again_agrees_without_a_run() -> None:
+    script = code_reply("print('@mean[3.5]')")
+    async with harness([script, script], [ran(0, "@mean[3.5]\n")], config=VOTES) as h:
+        await h.submit(TaskRequest(prompt=MEAN_TASK))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    assert len(h.record.requests) == 1
+
+
 async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
     task = "What is the mean price? Format: @mean[value]"
     replies = [code_reply("print('@mean[nan]')"), "@mean[3.5]"]
@@ -195,6 +260,20 @@ async def test_a_complete_run_with_nan_goes_back_to_the_model() -> None:
     assert result.status == "completed"
     assert result.answer == "@mean[3.5]"
     assert "The output contains NaN" in h.model.calls[1][-1].content
+
+
+async def test_a_run_whose_figure_is_empty_does_not_end_the_task() -> None:
+    task = "Plot the prices to plot.png and give their mean: @mean[value]"
+    empty = "@mean[3.5]\nNote: plot.png was saved with no data in it: every series is empty\n"
+    replies = [code_reply("plot()"), code_reply("plot(fixed)")]
+    runs = [ran(0, empty, artifacts=["plot.png"]), ran(0, "@mean[3.5]\n", artifacts=["plot.png"])]
+    async with harness(replies, runs) as h:
+        await h.submit(TaskRequest(prompt=task))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2
+    assert "A figure with no data in it" in h.model.calls[1][-1].content
 
 
 async def test_an_answer_about_files_before_any_code_ran_is_asked_for_a_script_once() -> None:
@@ -216,6 +295,27 @@ async def test_an_answer_about_files_before_any_code_ran_is_asked_for_a_script_o
     assert result.answer == "@mean[2.0]"
     assert result.turns == 3
     assert h.model.calls[1][-1].content.startswith("No code has run on the files yet")
+
+
+async def test_an_answer_no_run_printed_is_asked_for_a_script_once() -> None:
+    task = TaskRequest(
+        prompt="What is the mean price? Format: @mean[value]",
+        files=[InputFile(name="prices.csv", content_b64="MSwy")],
+    )
+    replies = [
+        code_reply("m = 1.5"),  # runs, prints nothing
+        "The mean price is 30.6.",  # made up: no run printed @mean
+        code_reply("print('@mean[1.5]')"),
+    ]
+    async with harness(replies, [ran(0, ""), ran(0, "@mean[1.5]\n")]) as h:
+        await h.submit(task)
+        result = await h.record.result()
+
+    assert result.status == "completed"
+    assert result.answer == "@mean[1.5]"
+    # after the silent run the model was asked for the script, not for the answer
+    assert "The output does not show @mean[value]" in h.model.calls[1][-1].content
+    assert h.model.calls[2][-1].content.startswith("No run has printed those answers yet")
 
 
 async def test_the_answer_keeps_the_requested_form_the_code_printed() -> None:
@@ -343,3 +443,26 @@ async def test_the_model_reads_only_the_latest_turns_that_fit() -> None:
     assert last[1].content == "count to three"
     assert last[2].content == code_reply("print(3)")
     assert len(await h.store.history("s1")) == 9  # the store keeps everything
+
+
+async def test_an_answer_that_echoes_the_instructions_is_asked_for_once_more() -> None:
+    echo = "The results in a sentence or two, with the output's numbers, naming the files it made."
+    replies = [code_reply("print(2)"), echo, "The script printed 2."]
+    async with harness(replies, [ran(0, "2\n")]) as h:
+        await h.submit(TaskRequest(prompt="Print two."))
+        result = await h.record.result()
+
+    assert result.answer == "The script printed 2."
+    assert result.turns == 3
+    assert h.model.calls[2][-1].content.startswith("That reply repeats the instructions")
+
+
+async def test_an_answer_that_quotes_the_output_is_not_an_echo() -> None:
+    replies = [code_reply("print('@mean[3.5]')"), "@mean[3.5]"]
+    keep_asking = AssistantConfig(finish_when_answered=False)
+    async with harness(replies, [ran(0, "@mean[3.5]\n")], config=keep_asking) as h:
+        await h.submit(TaskRequest(prompt="The mean? Format: @mean[value]"))
+        result = await h.record.result()
+
+    assert result.answer == "@mean[3.5]"
+    assert result.turns == 2

@@ -21,7 +21,11 @@ from agent_streams_assistant.repair import explain, fingerprint
             'ValueError: time data "27/08/2019" doesn\'t match format "%m/%d/%Y", at position 1.',
             "format the file description above shows",
         ),
-        ("ValueError: could not convert string to float: 'abc'", "holds text where numbers"),
+        ("ValueError: could not convert string to float: '1,234.5'", "holds text where numbers"),
+        (
+            "ValueError: could not convert string to float: 'male'",
+            "the text value 'male' is a category, not a number: encode",
+        ),
         ("ValueError: Input X contains NaN.", "missing values"),
         ("AttributeError: 'DataFrame' object has no attribute 'price'", "a DataFrame has no"),
         ("IndexError: single positional indexer is out-of-bounds", "selection is probably empty"),

@@ -56,9 +56,11 @@ from agent_streams.streams.transient import TRANSIENT
 
 from . import describe_files
 from .answer_form import (
+    agreed_answer,
     answered_forms,
     form_hint,
     keep_requested_forms,
+    missing_forms,
     printed_forms,
     requested_files,
     requirements,
@@ -66,8 +68,11 @@ from .answer_form import (
 from .endings import Endings
 from .feedback import (
     DEFAULT_SYSTEM_PROMPT,
+    EMPTY_FIGURE,
     NAN,
     TaskAsks,
+    echo_feedback,
+    echoes,
     execution_feedback,
     fit_history,
     fresh_start_note,
@@ -113,6 +118,13 @@ class AssistantConfig:
     """The sampling temperature of the reply after one that made no progress (a repeated
     script, or the same error again): a small model at a low temperature otherwise sends the
     same script turn after turn. None keeps the model's own setting."""
+    answer_votes: int = 1
+    """With ``finish_when_answered``: how many independent scripts may answer a task that asks
+    for ``@name[value]`` answers. 1: the first run that prints them all ends the task. N > 1:
+    after it, more scripts are written from the task alone (at ``explore_temperature``), up to
+    N in all, and the task ends as soon as two print the same answers (self-consistency: a
+    small model's slip, such as ``!= 'C'`` for "embarked at C", is rarely made twice), else
+    with the first answer. Costs a model turn and a run per extra script."""
 
 
 @type_subscription(TASKS_TOPIC)
@@ -227,7 +239,7 @@ class Assistant(RoutedAgent):
             # Turn 0: the executor describes the files; the task message waits for it.
             state.outbox_request = ExecutionRequest(
                 turn=0,
-                code_blocks=[CodeBlockSpec(code=describe_files.script(names, budget))],
+                code_blocks=[CodeBlockSpec(code=describe_files.script(names, budget, task.prompt))],
                 options=state.options,
                 files=state.pending_files,
             )
@@ -271,6 +283,7 @@ class Assistant(RoutedAgent):
         asks = TaskAsks(
             requirements=requirements(state.prompt, state.input_names),
             forms=bool(form_hint(state.prompt)),
+            missing_forms=tuple(missing_forms(state.prompt, result.output)),
             missing_files=tuple(
                 name
                 for name in requested_files(state.prompt, state.input_names)
@@ -284,14 +297,26 @@ class Assistant(RoutedAgent):
             state.printed = (state.printed + printed_forms(result.output, state.prompt))[-64:]
             answered = answered_forms(state.prompt, result.output)
             clean = not asks.missing_files and not NAN.search(result.output)
+            clean = clean and not EMPTY_FIGURE.search(result.output)
             if answered is not None and clean and self._config.finish_when_answered:
                 log.info("answered_by_the_run", session=self.session, turn=result.turn)
-                state.decided, state.answer = "completed", answered
+                self._vote(state, answered)
+            elif state.sampling:
+                self._vote(state, None)
+        elif state.sampling:
+            self._vote(state, None)
         if state.running_script is not None:
             state.scripts[state.running_script] = ScriptRun(
-                turn=result.turn, error=feedback.error, line=feedback.line
+                turn=result.turn,
+                error=feedback.error,
+                line=feedback.line,
+                answer=answered_forms(state.prompt, result.output) if not feedback.error else None,
             )
             state.running_script = None
+        shown = {line.strip() for line in result.output.splitlines() if line.strip()}
+        state.heard = "\n".join(
+            line for line in feedback.text.splitlines() if line.strip() not in shown
+        )
         same_error = feedback.error is not None and feedback.error == state.last_error
         state.stuck = state.stuck + 1 if same_error else 0
         state.last_exit_code = result.exit_code
@@ -365,6 +390,18 @@ class Assistant(RoutedAgent):
             )
             state.outbox_events = [event]
             seen = state.scripts.get(fingerprint(blocks)) if blocks else None
+            if state.sampling and (seen is not None or not blocks):
+                # A second opinion that is a script already run votes for that script's
+                # answer; one without code (or one that failed) is no vote.
+                self._vote(state, seen.answer if seen is not None and not seen.error else None)
+                if state.decided is None:
+                    await self._store.save(self.session, state, [said])
+                    await self._send_outbox(state)
+                    continue
+                await self._store.save(self.session, state, [said])
+                await self._send_outbox(state)
+                await self._advance(state, ctx)
+                return
             if seen is not None:
                 # Not run again: the reply is answered with what that script did.
                 log.info("repeated_script", session=self.session, turn=state.turn, of=seen.turn)
@@ -396,12 +433,32 @@ class Assistant(RoutedAgent):
             # An answer to a task about files before any code ran on them is a guess: asked
             # once for the script instead (the 1.5B answered "@x[30.6]" blind when the task
             # showed the answer's form).
-            guess = bool(state.input_names) and not state.scripts and not state.pushed_back
-            if (cut_off or guess) and state.turn < state.max_turns:
+            # Likewise an @name[value] answer that no run printed (seen: made-up values for a
+            # script that printed nothing).
+            unprinted = bool(form_hint(state.prompt)) and not state.printed
+            guess = (
+                bool(state.input_names)
+                and (not state.scripts or unprinted)
+                and not state.pushed_back
+            )
+            # An "answer" that only repeats the instructions it was given (the 1.5B replied
+            # "The results in a sentence or two, with the output's numbers, ...") is asked
+            # for once more.
+            echo = not cut_off and not state.echo_refused and echoes(reply.content, state.heard)
+            if (cut_off or guess or echo) and state.turn < state.max_turns:
                 if guess:
                     state.pushed_back = True
                     log.info("unbacked_answer_refused", session=self.session, turn=state.turn)
-                text = unbacked_answer_feedback() if guess else truncated_reply_feedback()
+                elif echo:
+                    state.echo_refused = True
+                    log.info("echoed_instructions_refused", session=self.session, turn=state.turn)
+                text = (
+                    unbacked_answer_feedback(ran=bool(state.scripts))
+                    if guess
+                    else echo_feedback()
+                    if echo
+                    else truncated_reply_feedback()
+                )
                 ask = UserMessage(content=text, source="assistant-service")
                 await self._store.save(self.session, state, [said, ask])
                 await self._send_outbox(state)
@@ -459,10 +516,33 @@ class Assistant(RoutedAgent):
             state = await self._store.load(self.session) or _unstarted(ctx)
             await self._end(state, "failed", answer=state.last_reply, error=reason)
 
+    def _vote(self, state: SessionState, answer: str | None) -> None:
+        """Count an independent script's answer (None: it gave none) and decide the task when
+        two agree, or when the scripts allowed have all had their say (the first answer wins)."""
+        if answer is not None:
+            state.votes.append(answer)
+        agreed = agreed_answer(state.votes)
+        allowed = self._config.answer_votes
+        done = 1 + state.sampling >= allowed or state.turn >= state.max_turns
+        if agreed is not None or (done and state.votes):
+            state.decided, state.answer = "completed", agreed or state.votes[0]
+            log.info(
+                "answer_voted",
+                session=self.session,
+                votes=len(state.votes),
+                scripts=1 + state.sampling,
+                agreed=agreed is not None,
+            )
+        elif state.votes:
+            state.sampling += 1  # ask for one more independent script
+
     def _context(self, state: SessionState, history: list[LLMMessage]) -> list[LLMMessage]:
         """What the model reads: the history that fits; once it is stuck (a failing script
         repeated, the same error again), the system prompt and the task and a note on what
-        failed instead of its earlier attempts (``feedback.fresh_start_note``)."""
+        failed instead of its earlier attempts (``feedback.fresh_start_note``); for a second
+        opinion on an answer, the system prompt and the task alone."""
+        if state.sampling and len(history) >= 2:
+            return history[:2]
         failed = [(r.turn, r.error, r.line) for r in state.scripts.values() if r.error]
         if state.stuck and failed and len(history) >= 2:
             note = UserMessage(content=fresh_start_note(failed[-3:]), source="assistant-service")
@@ -472,7 +552,8 @@ class Assistant(RoutedAgent):
     def _sampling(self, state: SessionState) -> dict[str, float] | None:
         """Sampling overrides for the next reply: explore after one that made no progress."""
         explore = self._config.explore_temperature
-        return {"temperature": explore} if state.stuck and explore is not None else None
+        wanted = state.stuck or state.sampling
+        return {"temperature": explore} if wanted and explore is not None else None
 
     @staticmethod
     def _late(state: SessionState) -> str:

@@ -17,9 +17,11 @@ from collections.abc import Sequence
 
 __all__ = [
     "FORM",
+    "agreed_answer",
     "answered_forms",
     "form_hint",
     "keep_requested_forms",
+    "missing_forms",
     "printed_forms",
     "requested_files",
     "requirements",
@@ -103,6 +105,18 @@ def _wanted(prompt: str) -> dict[str, set[str]]:
     return wanted
 
 
+def missing_forms(prompt: str, output: str) -> list[str]:
+    """The task's ``@name[...]`` forms (as the task writes them) that ``output`` does not
+    print with a value: what a run that "succeeded" has not answered yet."""
+    wanted = _wanted(prompt)
+    printed = {
+        m.group(1)
+        for m in FORM.finditer(_normalized(output, wanted))
+        if m.group(1) in wanted and m.group(2).strip() not in wanted[m.group(1)]
+    }
+    return [f"@{name}[{sorted(shown)[0]}]" for name, shown in wanted.items() if name not in printed]
+
+
 def answered_forms(prompt: str, output: str) -> str | None:
     """When the task asks for ``@name[...]`` answers and ``output`` printed every one of them
     with a value (not the task's placeholder), those answers, one per line (the last printed
@@ -141,3 +155,24 @@ def keep_requested_forms(answer: str, prompt: str, printed: Sequence[str]) -> st
     if added:
         fixed = fixed.rstrip() + ("\n\n" if fixed.strip() else "") + "\n".join(added)
     return fixed
+
+
+def agreed_answer(answers: Sequence[str]) -> str | None:
+    """The first of ``answers`` (``answered_forms`` texts) that another one agrees with: the
+    same values, numbers compared as numbers (``29.5`` and ``29.50`` agree); None if none."""
+    keys = [_answer_key(a) for a in answers]
+    for i, key in enumerate(keys):
+        if key in keys[i + 1 :]:
+            return answers[i]
+    return None
+
+
+def _answer_key(answer: str) -> tuple[tuple[str, str], ...]:
+    def value(text: str) -> str:
+        text = text.strip().strip("'\"").strip()
+        try:
+            return repr(float(text.rstrip("%")))
+        except ValueError:
+            return text.lower()
+
+    return tuple((m.group(1), value(m.group(2))) for m in FORM.finditer(answer))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -49,19 +50,32 @@ DATE_FORMATS = (
 )
 
 
-def script(names: list[str], budget: int) -> str:
-    """This module's source, ending in a call that describes ``names`` within ``budget``."""
+def script(names: list[str], budget: int, task: str = "") -> str:
+    """This module's source, ending in a call that describes ``names`` within ``budget``;
+    ``task`` (the prompt) lets the description say which of its words are values in a column."""
     body = Path(__file__).read_text(encoding="utf-8")
-    return f"{body}\n\nmain({json.dumps(names)}, {budget})\n"
+    return f"{body}\n\nmain({json.dumps(names)}, {budget}, {json.dumps(task)})\n"
 
 
-def main(names: list[str], budget: int) -> None:
+def main(names: list[str], budget: int, task: str = "") -> None:
     share = max(300, budget // max(1, len(names)))
-    parts = [_clip(describe(name), share) for name in names]
+    words = _words(task)
+    parts = [_clip(describe(name, words), share) for name in names]
     print("\n".join(parts))
 
 
-def describe(name: str) -> str:
+def _words(task: str) -> set[str]:
+    """The task's words and two-word phrases, lower-cased: what a column's values are matched
+    against (a task says "AAPL vs MSFT", "women", "the North region", "New York")."""
+    import re
+
+    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9_.&'-]*", task)
+    tokens = [t.strip(".'-").lower() for t in tokens]
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+    return {t for t in tokens + pairs if t}
+
+
+def describe(name: str, words: set[str] | None = None) -> str:
     path = Path(name)
     if not path.is_file():
         return f"{name}: not found in the current directory"
@@ -70,22 +84,23 @@ def describe(name: str) -> str:
     head = f"{name} ({_size(size)}"
     try:
         if suffix in TABULAR_TEXT or suffix in {".json", ".jsonl", ".ndjson"}:
-            table = _text_table(path, suffix)
+            table = _text_table(path, suffix, words or set())
             if table is not None:
                 return f"{head}, {table}"
         if suffix in {".parquet", ".pq", ".xlsx", ".xlsm", ".xls"}:
-            return f"{head}, {_binary_table(path, suffix)}"
+            return f"{head}, {_binary_table(path, suffix, words or set())}"
     except Exception as exc:  # a file the model must still hear about, with why it is opaque
         return f"{head}): could not be read as a table: {type(exc).__name__}: {exc}"
     return head + ")" + _text_head(path)
 
 
-def _text_table(path: Path, suffix: str) -> str | None:
+def _text_table(path: Path, suffix: str, words: set[str]) -> str | None:
     sample = path.read_bytes()[:65536].decode("utf-8", errors="replace")
     if suffix in {".json", ".jsonl", ".ndjson"}:
         per_line = suffix != ".json" or sample.lstrip().startswith("{")
         frame = _pandas_read(path, "json", lines=per_line)
-        return None if frame is None else _frame(frame, "JSON lines" if per_line else "JSON")
+        kind = "JSON lines" if per_line else "JSON"
+        return None if frame is None else _frame(frame, kind, words)
     try:
         sep = csv.Sniffer().sniff(sample[:8192], ",;\t|").delimiter
     except csv.Error:
@@ -96,7 +111,7 @@ def _text_table(path: Path, suffix: str) -> str | None:
     kind = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(sep, repr(sep))
     frame = _pandas_read(path, "csv", sep=sep)
     if frame is not None:
-        return _frame(frame, f"{kind}-separated")
+        return _frame(frame, f"{kind}-separated", words)
     text = path.read_text(encoding="utf-8", errors="replace")
     rows = list(csv.reader(io.StringIO(text), delimiter=sep))
     if not rows:
@@ -107,16 +122,16 @@ def _text_table(path: Path, suffix: str) -> str | None:
     return "\n".join(lines)
 
 
-def _binary_table(path: Path, suffix: str) -> str:
+def _binary_table(path: Path, suffix: str, words: set[str]) -> str:
     if suffix in {".parquet", ".pq"}:
         frame = _pandas_read(path, "parquet")
-        return "Parquet): no reader here" if frame is None else _frame(frame, "Parquet")
+        return "Parquet): no reader here" if frame is None else _frame(frame, "Parquet", words)
     import pandas as pd
 
     sheets = pd.read_excel(path, sheet_name=None)
     first, frame = next(iter(sheets.items()))
     names = ", ".join(repr(s) for s in sheets)
-    return _frame(frame, f"Excel, sheets {names}; sheet {first!r}")
+    return _frame(frame, f"Excel, sheets {names}; sheet {first!r}", words)
 
 
 def _pandas_read(path: Path, kind: str, **options: Any) -> Any:
@@ -128,15 +143,16 @@ def _pandas_read(path: Path, kind: str, **options: Any) -> Any:
     return reader(path, **options)
 
 
-def _frame(frame: Any, kind: str) -> str:
+def _frame(frame: Any, kind: str, words: set[str] = frozenset()) -> str:
     rows, columns = frame.shape
     lines = [f"{kind}, {rows} rows x {columns} columns), columns:"]
     for column in list(frame.columns)[:MAX_COLUMNS]:
-        lines.append(f"- {column}: {_column(frame[column])}")
+        lines.append(f"- {column}: {_column(frame[column], column)}")
     if columns > MAX_COLUMNS:
         lines.append(f"- ... {columns - MAX_COLUMNS} more columns")
     if (shape := _long_shape(frame)) is not None:
         lines.append(shape)
+    lines += _named_values(frame, words)
     head = frame.head(HEAD_ROWS).to_csv(index=False).strip().splitlines()
     lines += ["first rows:", *(_cells(line) for line in head)]
     return "\n".join(lines)
@@ -173,6 +189,30 @@ def _long_shape(frame: Any) -> str | None:
     return None
 
 
+def _named_values(frame: Any, words: set[str]) -> list[str]:
+    """A line per text column holding values the task names, spelled as the data spells them:
+    a model told "AAPL vs MSFT" or "female passengers" must filter on that column (and only
+    on those values), and "north" must become 'North'."""
+    import pandas as pd
+
+    lines = []
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        distinct = series.dropna().astype(str).unique()
+        if not 1 < len(distinct) <= 200:
+            continue
+        named = [v for v in distinct if v.strip().lower() in words and not v.strip().isdigit()]
+        if named and len(named) < len(distinct):
+            shown = ", ".join(repr(_cut(v)) for v in sorted(named)[:8])
+            lines.append(
+                f"values of {column!r} the task names (spelled as in the data, "
+                f"of {len(distinct)} distinct): {shown}"
+            )
+    return lines
+
+
 def _is_dates(series: Any) -> bool:
     import pandas as pd
 
@@ -184,7 +224,7 @@ def _is_dates(series: Any) -> bool:
     return text.nunique() > 12 and (_date_format(text) is not None or _looks_like_dates(text))
 
 
-def _column(series: Any) -> str:
+def _column(series: Any, name: Any = "column") -> str:
     import pandas as pd
 
     missing = int(series.isna().sum())
@@ -204,7 +244,11 @@ def _column(series: Any) -> str:
     if shape is not None or (distinct > 12 and _looks_like_dates(text)):
         dates = pd.to_datetime(text, errors="coerce", format=shape)
         how = f"format '{shape}', e.g. '{_cut(text.iloc[0])}'" if shape else "mixed formats"
-        return f"text dates ({how}), {dates.min().date()} to {dates.max().date()}{note}"
+        fmt = f", format='{shape}'" if shape else ""
+        return (
+            f"text dates ({how}), {dates.min().date()} to {dates.max().date()}{note}; as text "
+            f"they compare and sort wrongly: pd.to_datetime(df[{name!r}]{fmt}) first"
+        )
     examples = ", ".join(repr(_cut(v)) for v in text.value_counts().index[:4])
     more = f" ({distinct} distinct)" if distinct > 4 else ""
     return f"text, e.g. {examples}{more}{note}"

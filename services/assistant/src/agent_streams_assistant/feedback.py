@@ -14,7 +14,9 @@ is short, leads with the verdict, and ends with one concrete instruction:
   one already run is not run again (``repeated_script_feedback``).
 * timeout: says it was stopped after N s and asks for a faster script.
 * success: the output (head and tail when long), the files created, a note for files the task
-  asks for that no run made, and "if this output answers the task, reply with the final answer
+  asks for that no run made; when the task's ``@name[...]`` answers are not all in the output,
+  that it is not answered yet and a request for the corrected script; otherwise "if this output
+  answers the task, reply with the final answer
   and no code, in the form the task asks for:" followed by the task's own requirement sentences
   (``answer_form.requirements``: format, rounding, units, file names). A fixed instruction
   ("state the output's numbers and name the files") made the 1.5B paraphrase instead of
@@ -40,9 +42,12 @@ from .traceback_view import compact
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "EMPTY_FIGURE",
     "NAN",
     "Feedback",
     "TaskAsks",
+    "echo_feedback",
+    "echoes",
     "execution_feedback",
     "fit_history",
     "fresh_start_note",
@@ -69,6 +74,12 @@ NAN_NOTE = (
     "fix the script and reply with the whole corrected script.\n"
 )
 NAN = re.compile(r"\b(?:NaN|nan)\b")
+EMPTY_FIGURE = re.compile(r"^Note: \S+ was saved with no data in it", re.MULTILINE)
+"""The executor's note for a figure saved with nothing plotted (the sandbox's child)."""
+EMPTY_FIGURE_NOTE = (
+    "A figure with no data in it is not the plot the task asks for: find why the plotted data "
+    "is empty, fix the script and reply with the whole corrected script.\n"
+)
 _NOTE = re.compile(r"^Note: .+$", re.MULTILINE)
 
 ERROR_TAIL_LINES = 20
@@ -78,6 +89,11 @@ ANSWER_WITHOUT_FORM = (
     "the results in a sentence or two, with the output's numbers, naming the files it made."
 )
 FORMS_ANSWER = "each @name[value] answer the task asks for, with its value from the output."
+NOT_DONE = (
+    "So the task is not done yet: reply with the whole corrected script in one ```python block."
+)
+"""The ending of the feedback when the run cannot have completed the task (a requested file is
+missing, a figure is empty): no invitation to answer, which the 1.5B took and echoed."""
 
 
 def task_prompt(prompt: str, names: Sequence[str], description: str = "", hint: str = "") -> str:
@@ -111,6 +127,8 @@ class TaskAsks:
     missing_files: tuple[str, ...] = ()
     forms: bool = False
     """The task asks for ``@name[value]`` answers."""
+    missing_forms: tuple[str, ...] = ()
+    """Of those, the ones this run's output does not print with a value."""
 
 
 def execution_feedback(
@@ -158,17 +176,42 @@ def execution_feedback(
     output = _head_and_tail(result.output.strip()) or "(no output)"
     files = ", ".join(a.name for a in result.artifacts)
     missing = ", ".join(asks.missing_files)
+    empty = EMPTY_FIGURE.search(result.output) is not None
     text = (
         f"exit code 0, the script ran. Output:\n{output}\n"
         + (f"Files created: {files}\n" if files else "")
         + (NAN_NOTE if NAN.search(result.output) else "")
+        + (EMPTY_FIGURE_NOTE if empty else "")
         + (f"The task asks for {missing}, which no run has created yet.\n" if missing else "")
         + (f"The task said:\n{asks.requirements}\n" if asks.requirements else "")
-        + "If the output above completes the task, reply with the final answer and no code: "
+        + (
+            _unanswered(asks.missing_forms)
+            if asks.missing_forms
+            else NOT_DONE
+            if missing or empty
+            else _answer_or_fix(asks)
+        )
+    )
+    return Feedback(text, None)
+
+
+def _answer_or_fix(asks: TaskAsks) -> str:
+    return (
+        "If the output above completes the task, reply with the final answer and no code: "
         + (FORMS_ANSWER if asks.forms else ANSWER_WITHOUT_FORM)
         + "\nOtherwise reply with the whole corrected script in one ```python block."
     )
-    return Feedback(text, None)
+
+
+def _unanswered(forms: Sequence[str]) -> str:
+    """A run that printed without the task's answers has not answered it: the 1.5B, asked
+    "if the output completes the task, answer", made up values for a script that printed
+    nothing."""
+    return (
+        f"The output does not show {', '.join(forms)} with a computed value, so the task is "
+        "not answered yet. Reply with the whole corrected script in one ```python block that "
+        "computes and prints " + ("it." if len(forms) == 1 else "each of them.")
+    )
 
 
 def fresh_start_note(failed: Sequence[tuple[int, str, str | None]]) -> str:
@@ -206,12 +249,34 @@ def repeated_script_feedback(turn: int, error: str | None) -> str:
     )
 
 
-def unbacked_answer_feedback() -> str:
-    """For an answer to a task about files that no code has computed yet."""
+def unbacked_answer_feedback(ran: bool = False) -> str:
+    """For an answer to a task about files that no code has computed yet (``ran``: scripts
+    ran, but none printed the task's answers)."""
+    why = "No run has printed those answers yet" if ran else "No code has run on the files yet"
     return (
-        "No code has run on the files yet, so that answer is a guess. Reply with a Python "
+        f"{why}, so that answer is a guess. Reply with a Python "
         "script in one ```python block that computes the answer from the files and prints it "
         "(in the task's answer format, if it gives one)."
+    )
+
+
+def echoes(reply: str, instructions: str) -> bool:
+    """Whether ``reply`` mostly repeats lines of ``instructions`` (the message it answers)
+    instead of answering: at least 60 % of its lines are lines, or long parts of lines, of it."""
+    said = [line.strip().lower() for line in reply.splitlines() if line.strip()]
+    heard = instructions.lower()
+    if not said or not heard:
+        return False
+    copied = sum(1 for line in said if line in heard and (len(line) > 20 or line + "\n" in heard))
+    return copied >= 0.6 * len(said)
+
+
+def echo_feedback() -> str:
+    """For a reply that repeats the instructions instead of answering."""
+    return (
+        "That reply repeats the instructions instead of answering. If the output above "
+        "completes the task, reply with the final answer for the user (no code); otherwise "
+        "reply with the whole corrected script in one ```python block."
     )
 
 

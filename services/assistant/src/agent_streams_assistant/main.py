@@ -48,6 +48,7 @@ async def _serve(settings: AssistantSettings, telemetry: Telemetry) -> None:
         system_prompt=settings.system_prompt,
         max_turns=settings.max_turns,
         max_history_chars=settings.max_history_chars,
+        answer_votes=settings.answer_votes,
     )
     await Assistant.register(runtime, AGENT_TYPE, lambda: Assistant(model, store, endings, config))
     sweeper = DeadlineSweeper(

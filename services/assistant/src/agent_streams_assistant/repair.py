@@ -55,6 +55,12 @@ _HINTS: list[tuple[re.Pattern[str], str]] = [
         "complete script and nothing else in the code block.",
     ),
     (
+        re.compile(r"could not convert string to float: '([A-Za-z][^'\d]*)'"),
+        "the text value '{0}' is a category, not a number: encode the text columns as numbers "
+        "before this step (pd.get_dummies(X, columns=[...], drop_first=True), or "
+        ".map({{...}})); pd.to_numeric would only turn them into NaN.",
+    ),
+    (
         re.compile(
             r"could not convert string to float|unsupported operand type.*'str'"
             r"|Could not convert .* to numeric|agg function failed.*dtype->object",

@@ -57,6 +57,8 @@ class ScriptRun(BaseModel):
     error: str | None = None
     line: str | None = None
     """The script's line that raised, when known."""
+    answer: str | None = None
+    """The task's ``@name[value]`` answers its run printed, when it printed every one."""
 
 
 class SessionState(BaseModel):
@@ -92,10 +94,19 @@ class SessionState(BaseModel):
     """Scripts run so far, by ``repair.fingerprint``: a repeat is answered without a run."""
     pushed_back: bool = False
     """An answer given before any code ran on the input files was refused once already."""
+    echo_refused: bool = False
+    """A reply that only repeated the instructions was refused once already."""
+    heard: str = ""
+    """The instructions of the last execution feedback (without the run's output)."""
     stuck: int = 0
     """Replies in a row that made no progress (a repeated script, the same error again)."""
     running_script: str | None = None
     """The fingerprint of the script whose result is awaited."""
+    votes: list[str] = []
+    """Answers printed by independent scripts, oldest first (``AssistantConfig.answer_votes``)."""
+    sampling: int = 0
+    """Independent scripts asked for since the first answer; while > 0 and undecided, the
+    next reply is written from the task alone."""
     answer: str | None = None
     """The answer that goes with ``decided`` when it is not the model's last reply (the
     requested ``@name[value]`` forms a run printed, see ``AssistantConfig``)."""

@@ -43,6 +43,9 @@ class AssistantSettings(BaseSettings):
     """Used when a task does not bring its own ``system_prompt``."""
     max_turns: Annotated[int, Field(ge=1, le=50)] = 8
     """Model replies per task when the task does not set ``max_turns``."""
+    answer_votes: Annotated[int, Field(ge=1, le=5)] = 1
+    """Independent scripts that may answer a task asking for ``@name[value]`` answers; above
+    1, the task ends when two print the same answers (see ``AssistantConfig.answer_votes``)."""
     max_history_chars: Annotated[int, Field(ge=1_000)] = 12_000
     """How much of a conversation the model reads: the system prompt, the task and the latest
     turns that fit (the embedded model has a 4096-token context)."""

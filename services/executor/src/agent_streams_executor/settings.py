@@ -109,6 +109,9 @@ class ExecutorSettings(BaseSettings):
     """Sandboxes started ahead of need, so that a new session's first run does not wait."""
     start_timeout_s: float = Field(60.0, gt=0)
     docker_api_timeout_s: float = Field(30.0, gt=0)
+    orphan_grace_s: float = Field(300.0, ge=0)
+    """A created-but-never-started sandbox of another executor process is removed at start-up
+    only when older than this: younger, it may be a sibling replica's spare being started."""
 
     # the local executor (no Docker)
     local_root_dir: Path = Path(tempfile.gettempdir()) / "agent-streams-executor"

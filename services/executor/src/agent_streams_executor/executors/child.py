@@ -41,6 +41,60 @@ def oom_kills() -> int:
     return 0
 
 
+EMPTY_FIGURE_NOTE = (
+    "Note: {name} was saved with no data in it: every plotted series is empty or missing "
+    "(often a filter that kept no rows, such as text dates compared as strings)"
+)
+
+
+def watch_empty_figures() -> None:
+    """When matplotlib is loaded (the runner preloads it), a figure saved with nothing plotted
+    in it is said on stderr: "exit 0 and a PNG exists" is not a plot, and a model reading only
+    "Files created: plot.png" takes the blank figure for the answer."""
+    figure = sys.modules.get("matplotlib.figure")
+    if figure is None or getattr(figure.Figure.savefig, "__agent_streams__", False):
+        return
+    save = figure.Figure.savefig
+
+    def savefig(self: Any, fname: Any, *args: Any, **kwargs: Any) -> Any:
+        done = save(self, fname, *args, **kwargs)
+        try:
+            empty = not any(_has_data(ax) for ax in self.axes)
+        except Exception:  # never fail the user's savefig over this check
+            empty = False
+        if empty:
+            name = os.path.basename(str(getattr(fname, "name", fname)))
+            print(EMPTY_FIGURE_NOTE.format(name=name), file=sys.stderr)
+        return done
+
+    savefig.__agent_streams__ = True  # type: ignore[attr-defined]
+    figure.Figure.savefig = savefig
+
+
+def _has_data(ax: Any) -> bool:
+    """Whether ``ax`` shows any data (when unsure, yes: a false alarm costs a turn)."""
+    import numpy
+
+    def finite(values: Any) -> bool:
+        try:
+            return bool(numpy.isfinite(numpy.asarray(values, dtype=float)).any())
+        except (TypeError, ValueError):  # dates, categories: present counts as data
+            return len(values) > 0
+
+    if ax.images or any(finite(line.get_ydata()) for line in ax.get_lines()):
+        return True
+    for patch in ax.patches:  # bars and histograms by their heights; others (wedges) count
+        if not hasattr(patch, "get_height") or finite([patch.get_height()]):
+            return True
+    for collection in ax.collections:  # scatter points by their offsets; others by paths
+        if type(collection).__name__ == "PathCollection":
+            if finite(collection.get_offsets()):
+                return True
+        elif len(collection.get_paths()):
+            return True
+    return False
+
+
 def run_python_here(path: str, code: str, workdir: str) -> None:
     """In the forked child: run ``code`` as ``__main__`` as ``python path`` would; never returns."""
     import atexit
@@ -127,6 +181,7 @@ def start_child(
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # else every child draws the runner's numbers
         if block["language"] == "python":
+            watch_empty_figures()
             run_python_here(path or "<code>", block["code"], workdir)
         for number in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(number, signal.SIG_DFL)  # as a shell started by a shell would have

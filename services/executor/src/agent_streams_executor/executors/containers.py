@@ -22,6 +22,7 @@ import math
 import os
 import socket
 import ssl
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -261,15 +262,21 @@ class SandboxContainers:
             log.debug("removing sandbox %s: %s", container_id[:12], exc)
 
     async def remove_orphans(self) -> int:
-        """Stopped leftovers of this namespace, and containers of a dead process of ours."""
+        """Stopped leftovers of this namespace, containers of a dead process of ours, and ones
+        created but never started (a crash between create and start) once older than
+        ``orphan_grace_s``: a younger one may be a sibling replica's spare, starting now."""
         listed = await self._call(
             self.api.containers, all=True, filters={"label": [f"{LABEL_SANDBOX}={self.namespace}"]}
         )
-        orphans = [
-            c["Id"]
-            for c in listed
-            if c.get("State") != "running" or c["Labels"].get(LABEL_OWNER) == self.owner
-        ]
+        stale = time.time() - self.settings.orphan_grace_s
+
+        def orphaned(c: dict[str, Any]) -> bool:
+            state = c.get("State")
+            if c["Labels"].get(LABEL_OWNER) == self.owner or state in ("exited", "dead"):
+                return True
+            return state == "created" and c.get("Created", 0) <= stale
+
+        orphans = [c["Id"] for c in listed if orphaned(c)]
         await asyncio.gather(*(self.remove(container_id) for container_id in orphans))
         return len(orphans)
 
