@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 from pathlib import Path
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 TABULAR_TEXT = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".dat": None}
@@ -143,7 +144,7 @@ def _pandas_read(path: Path, kind: str, **options: Any) -> Any:
     return reader(path, **options)
 
 
-def _frame(frame: Any, kind: str, words: set[str] = frozenset()) -> str:
+def _frame(frame: Any, kind: str, words: AbstractSet[str] = frozenset()) -> str:
     rows, columns = frame.shape
     lines = [f"{kind}, {rows} rows x {columns} columns), columns:"]
     for column in list(frame.columns)[:MAX_COLUMNS]:
@@ -189,7 +190,7 @@ def _long_shape(frame: Any) -> str | None:
     return None
 
 
-def _named_values(frame: Any, words: set[str]) -> list[str]:
+def _named_values(frame: Any, words: AbstractSet[str]) -> list[str]:
     """A line per text column holding values the task names, spelled as the data spells them:
     a model told "AAPL vs MSFT" or "female passengers" must filter on that column (and only
     on those values), and "north" must become 'North'."""
