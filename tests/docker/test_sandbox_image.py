@@ -78,9 +78,11 @@ async def test_the_input_files_description_runs_in_the_sandbox(make_pool: MakePo
     assert "- city: text, e.g. 'Oslo', 'Rome', 1 missing" in lines
     assert "- temp: float64, 1.5 to 20.5" in lines
     # day first: 13/03/2024 and later cannot be month first
-    assert "- day: text dates (format '%d/%m/%Y', e.g. '01/03/2024'), 2024-03-01 to 2024-03-20" in (
-        lines
-    )
+    assert (
+        "- day: text dates (format '%d/%m/%Y', e.g. '01/03/2024'), 2024-03-01 to 2024-03-20; "
+        "as text they compare and sort wrongly: pd.to_datetime(df['day'], format='%d/%m/%Y') "
+        "first"
+    ) in lines
     assert "notes.txt (12 bytes), text, first lines:" in lines
     assert "absent.csv: not found in the current directory" in lines
     assert not result.files  # describing makes no artifact
